@@ -1,0 +1,1 @@
+"""Sportello: an API-first help desk."""

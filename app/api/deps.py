@@ -1,0 +1,77 @@
+"""Dependencies: the request's session and settings, the caller, paging parameters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.domain.access import Actor
+from app.domain.errors import Unauthenticated
+from app.services import auth as auth_service
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back if it raises.
+
+    Declared with ``scope="function"`` below, so the commit happens before the
+    response is sent: a client never sees a 201 for something not stored.
+    """
+    sessions = get_sessionmaker(request)
+    async with sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+bearer_scheme = HTTPBearer(auto_error=False, description="A login token or an API key.")
+
+
+def get_bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("Missing bearer credentials.")
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(get_bearer_token)]
+
+
+async def get_actor(session: SessionDep, token: BearerToken) -> Actor:
+    return await auth_service.authenticate(session, token)
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1-100.")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, description="Opaque cursor from a previous page's next_cursor."),
+]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

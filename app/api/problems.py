@@ -1,0 +1,200 @@
+"""RFC 9457 problem details for every error, FastAPI's own included.
+
+No exception text of an unexpected error reaches the client: a 500 carries the
+request id, and the log carries the traceback under the same id.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.domain import errors
+
+logger = logging.getLogger("sportello.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "urn:sportello:problem:"
+
+STATUS_OF: dict[type[errors.DomainError], int] = {
+    errors.NotFound: 404,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.BadRequest: 400,
+    errors.InvalidInput: 422,
+    errors.TooManyRequests: 429,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
+}
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[ValidationIssue] | None = None
+    allowed: list[str] | None = None
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug if slug else "about:blank",
+        "title": title or phrase,
+        "status": status,
+        "detail": detail or phrase,
+        "instance": request.url.path,
+    }
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    all_headers = dict(headers or {})
+    if request_id:
+        all_headers["X-Request-ID"] = request_id
+    return JSONResponse(body, status_code=status, headers=all_headers, media_type=PROBLEM_JSON)
+
+
+def _status_for(exc: errors.DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DomainError)
+    status = _status_for(exc)
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.IllegalTransition):
+        extra["allowed"] = exc.allowed
+    if isinstance(exc, errors.InvalidInput):
+        extra["errors"] = [{"loc": exc.loc, "msg": exc.detail, "type": "value_error"}]
+    if isinstance(exc, errors.TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem_response(
+        request,
+        status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        headers=headers,
+        **extra,
+    )
+
+
+def _clean_errors(raw: Any) -> list[dict[str, Any]]:
+    """Keep loc, msg and type: the input and context may echo secrets such as passwords."""
+    cleaned = []
+    for err in raw:
+        cleaned.append(
+            {
+                "loc": [
+                    part if isinstance(part, int) else str(part) for part in err.get("loc", ())
+                ],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+        )
+    return cleaned
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    issues = _clean_errors(exc.errors())
+    if any(issue["type"] == "json_invalid" for issue in issues):
+        return problem_response(
+            request,
+            400,
+            slug="malformed-body",
+            title="Malformed request body",
+            detail="The request body is not valid JSON.",
+        )
+    return problem_response(
+        request,
+        422,
+        slug="validation-error",
+        title="Validation error",
+        detail="The request is not valid; see errors.",
+        errors=issues,
+    )
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "No such resource."
+    return problem_response(request, exc.status_code, detail=detail, headers=headers)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.error(
+        "unhandled error on %s %s (request_id=%s)",
+        request.method,
+        request.url.path,
+        getattr(request.state, "request_id", "-"),
+        exc_info=exc,
+    )
+    return problem_response(
+        request,
+        500,
+        slug="internal-error",
+        title="Internal server error",
+        detail="An unexpected error occurred; quote the request id to support.",
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.DomainError, domain_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, unexpected_error_handler)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problem responses of a route, for ``responses=`` (and so for openapi.json)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        # main.py's openapi() files these under application/problem+json.
+        out[status] = {"model": Problem, "description": HTTPStatus(status).phrase}
+    return out
+
+
+AUTH = (401, 403, 422)
+"""The problems of any authenticated route that takes input."""

@@ -1,0 +1,48 @@
+"""Shared pieces of the schemas: strict input, bounded strings, pages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints
+
+
+class Input(BaseModel):
+    """Every request body: unknown fields are refused (no silent mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_control_chars),
+]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9+()./ -]{3,40}$")]
+Email = Annotated[EmailStr, StringConstraints(max_length=320)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000),
+    AfterValidator(_no_control_chars),
+]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list, with the cursor of the next page (null on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None

@@ -1,0 +1,39 @@
+"""Start-up chores: the first admin from the environment."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.domain.access import Locale, Role
+from app.services import auth as auth_service
+from app.services import users as user_service
+
+logger = logging.getLogger("sportello.bootstrap")
+
+
+async def ensure_first_admin(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> bool:
+    """Create the admin of ``ADMIN_EMAIL``/``ADMIN_PASSWORD`` when there is no admin yet."""
+    if not (settings.admin_email and settings.admin_password):
+        return False
+    async with sessions.begin() as session:
+        if await auth_service.count_admins(session) > 0:
+            return False
+        await user_service.create(
+            session,
+            settings,
+            None,
+            email=settings.admin_email,
+            name="Administrator",
+            password=settings.admin_password,
+            role=Role.ADMIN,
+            customer_id=None,
+            phone=None,
+            locale=Locale.EN,
+        )
+    logger.info("created the first admin %s", settings.admin_email)
+    return True

@@ -1,0 +1,65 @@
+"""Keyset pagination with opaque cursors.
+
+A cursor is the sort key of the last row of a page, base64url-encoded JSON. The
+next page is "rows strictly after that key", so rows added meanwhile neither
+shift nor repeat a page, and a deep page costs what the first one does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.domain.errors import BadRequest
+
+T = TypeVar("T")
+
+MAX_CURSOR_LENGTH = 512
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    raw = json.dumps(list(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """Decode a cursor made by :func:`encode_cursor`; anything else is a 400."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BadRequest("The cursor is not valid.")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadRequest("The cursor is not valid.") from None
+    if not isinstance(key, list):
+        raise BadRequest("The cursor is not valid.")
+    return key
+
+
+async def page_by_id(
+    session: AsyncSession,
+    stmt: Select[T],
+    id_column: InstrumentedAttribute[int],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[T], str | None]:
+    """One page of ``stmt`` in ascending id order."""
+    if cursor is not None:
+        key = decode_cursor(cursor)
+        if len(key) != 1 or not isinstance(key[0], int) or isinstance(key[0], bool):
+            raise BadRequest("The cursor is not valid.")
+        stmt = stmt.where(id_column > key[0])
+    rows = list((await session.scalars(stmt.order_by(id_column).limit(limit + 1))).all())
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        return rows, encode_cursor([getattr(last, id_column.key)])
+    return rows, None

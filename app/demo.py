@@ -1,0 +1,131 @@
+"""``sportello demo-data``: a small realistic example, drawn from our support manuals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.db.models import Customer
+from app.db.session import make_engine, make_sessionmaker
+from app.domain.access import Locale, Role
+from app.domain.orders import OrderKind, OrderStatus
+from app.services import customers as customer_service
+from app.services import orders as order_service
+from app.services import users as user_service
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105  (published demo credentials)
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    code: str
+    name: str
+    email: str
+    phone: str
+    locale: Locale
+    plan: str
+    users: list[tuple[str, str, str]] = field(default_factory=list)
+    orders: list[tuple[str, OrderKind, str]] = field(default_factory=list)
+
+
+CUSTOMERS = [
+    DemoCustomer(
+        code="AGRI-BIANCHI",
+        name="Azienda Agricola Bianchi S.r.l.",
+        email="amministrazione@agricolabianchi.example",
+        phone="+39 0541 123456",
+        locale=Locale.IT,
+        plan="Gestionale Cantina - Premium",
+        users=[
+            ("mario.rossi@agricolabianchi.example", "Mario Rossi", "+39 333 1234567"),
+            ("giulia.bianchi@agricolabianchi.example", "Giulia Bianchi", "+39 347 7654321"),
+        ],
+        orders=[
+            ("ORD-2026-0142", OrderKind.SUBSCRIPTION, "Abbonamento annuale gestionale cantina"),
+            ("ORD-2026-0187", OrderKind.PURCHASE, "Modulo registri telematici SIAN"),
+        ],
+    ),
+    DemoCustomer(
+        code="HOST-MARTINEZ",
+        name="Hostelería Martínez S.L.",
+        email="administracion@hosteleriamartinez.example",
+        phone="+34 91 123 45 67",
+        locale=Locale.ES,
+        plan="Hosting Web Profesional",
+        users=[
+            ("lucia.martinez@hosteleriamartinez.example", "Lucía Martínez", "+34 612 345 678"),
+            ("javier.garcia@hosteleriamartinez.example", "Javier García", "+34 622 987 654"),
+        ],
+        orders=[
+            ("SUB-ES-55021", OrderKind.SUBSCRIPTION, "Suscripción hosting Linux con dominio"),
+            ("PED-ES-77310", OrderKind.PURCHASE, "Certificado SSL para tienda online"),
+        ],
+    ),
+]
+
+AGENTS = [
+    ("anna.verdi@sportello.example", "Anna Verdi", Role.AGENT, Locale.IT),
+    ("carlos.ruiz@sportello.example", "Carlos Ruiz", Role.AGENT, Locale.ES),
+    ("admin@sportello.example", "Demo Admin", Role.ADMIN, Locale.EN),
+]
+
+
+async def load_demo_data(settings: Settings) -> bool:
+    """Fill an empty database; do nothing (and say so) when customers already exist."""
+    engine = make_engine(settings)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            if await session.scalar(select(func.count()).select_from(Customer)):
+                return False
+            for spec in CUSTOMERS:
+                customer = await customer_service.create(
+                    session,
+                    None,
+                    code=spec.code,
+                    name=spec.name,
+                    email=spec.email,
+                    phone=spec.phone,
+                    locale=spec.locale,
+                    plan=spec.plan,
+                )
+                for email, name, phone in spec.users:
+                    await user_service.create(
+                        session,
+                        settings,
+                        None,
+                        email=email,
+                        name=name,
+                        password=DEMO_PASSWORD,
+                        role=Role.CUSTOMER,
+                        customer_id=customer.id,
+                        phone=phone,
+                        locale=customer.locale,
+                    )
+                for number, kind, description in spec.orders:
+                    await order_service.create(
+                        session,
+                        None,
+                        customer_id=customer.id,
+                        number=number,
+                        kind=kind,
+                        description=description,
+                        status=OrderStatus.ACTIVE,
+                    )
+            for email, name, role, locale in AGENTS:
+                await user_service.create(
+                    session,
+                    settings,
+                    None,
+                    email=email,
+                    name=name,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    customer_id=None,
+                    phone=None,
+                    locale=locale,
+                )
+        return True
+    finally:
+        await engine.dispose()

@@ -1,0 +1,199 @@
+"""Logging in and out, bearer tokens, API keys, and the throttling of failed logins."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db.base import utcnow
+from app.db.models import ApiKey, AuthToken, LoginFailure, User
+from app.domain.access import Actor, Role, Scope, require_admin
+from app.domain.errors import NotFound, TooManyRequests, Unauthenticated
+from app.services import passwords
+
+API_KEY_PREFIX = "spk_"
+MAX_TOKEN_LENGTH = 256
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_at: datetime
+
+
+async def _check_throttle(
+    session: AsyncSession, settings: Settings, email: str, address: str
+) -> None:
+    now = utcnow()
+    since = now - timedelta(seconds=settings.login_window_seconds)
+    for column, value, limit in (
+        (LoginFailure.email, email, settings.login_max_failures),
+        (LoginFailure.address, address, settings.login_max_failures_per_address),
+    ):
+        recent = (
+            await session.scalars(
+                select(LoginFailure.created_at)
+                .where(column == value, LoginFailure.created_at > since)
+                .order_by(LoginFailure.created_at.desc())
+                .limit(limit)
+            )
+        ).all()
+        if len(recent) >= limit:
+            # The oldest of the last `limit` failures must leave the window first.
+            free_at = recent[-1] + timedelta(seconds=settings.login_window_seconds)
+            retry_after = int((free_at - now).total_seconds()) + 1
+            raise TooManyRequests(
+                "Too many failed logins; try again later.", retry_after=retry_after
+            )
+
+
+async def login(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    address: str,
+) -> IssuedToken:
+    """Check the credentials and issue a token.
+
+    The answer to an unknown e-mail, a wrong password and a deactivated account
+    is the same 401, given after the same work. Failures are counted per account
+    and per client address; past the limit the answer is 429 with Retry-After,
+    checked before the password so guessing stops being worth it.
+
+    Unlike other use cases this one runs its own transactions: a failed login
+    must be recorded although the answer is an error (which rolls the request's
+    transaction back), and the password is checked outside any transaction so
+    that SQLite's write lock is not held while argon2 works.
+    """
+    email = normalise_email(email)
+    async with sessions.begin() as session:
+        await _check_throttle(session, settings, email, address)
+        user = await session.scalar(select(User).where(User.email == email))
+    if user is None:
+        await passwords.burn_verification(settings, password)
+        ok = False
+    else:
+        ok = user.is_active and await passwords.verify_password(
+            settings, user.password_hash, password
+        )
+    async with sessions.begin() as session:
+        if not ok or user is None:
+            session.add(LoginFailure(email=email[:320], address=address[:64]))
+        else:
+            await session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+            token = secrets.token_urlsafe(32)
+            expires_at = utcnow() + timedelta(hours=settings.token_ttl_hours)
+            session.add(
+                AuthToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at)
+            )
+    if not ok or user is None:
+        raise Unauthenticated("Invalid e-mail or password.")
+    return IssuedToken(access_token=token, expires_at=expires_at)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(token)))
+
+
+async def authenticate(session: AsyncSession, token: str) -> Actor:
+    """The actor behind a bearer token (a login token or an API key), or 401."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthenticated("Invalid or expired credentials.")
+    digest = token_digest(token)
+    if token.startswith(API_KEY_PREFIX):
+        key = await session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+        )
+        if key is None:
+            raise Unauthenticated("Invalid or expired credentials.")
+        return Actor(
+            role=Role.AGENT,
+            user_id=None,
+            customer_id=None,
+            name=f"API key {key.name}",
+            scopes=frozenset(Scope(s) for s in key.scopes),
+            api_key_id=key.id,
+        )
+    user = await session.scalar(
+        select(User)
+        .join(AuthToken, AuthToken.user_id == User.id)
+        .where(
+            AuthToken.token_hash == digest,
+            AuthToken.expires_at > utcnow(),
+            User.is_active.is_(True),
+        )
+    )
+    if user is None:
+        raise Unauthenticated("Invalid or expired credentials.")
+    return Actor(role=user.role, user_id=user.id, customer_id=user.customer_id, name=user.name)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str
+
+
+async def create_api_key(
+    session: AsyncSession, actor: Actor, *, name: str, scopes: list[Scope]
+) -> IssuedKey:
+    require_admin(actor)
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name,
+        prefix=secret[:12],
+        key_hash=token_digest(secret),
+        scopes=sorted({s.value for s in scopes}),
+        created_by_id=actor.user_id,
+    )
+    session.add(key)
+    await session.flush()
+    return IssuedKey(key=key, secret=secret)
+
+
+async def list_api_keys(session: AsyncSession, actor: Actor) -> list[ApiKey]:
+    require_admin(actor)
+    return list((await session.scalars(select(ApiKey).order_by(ApiKey.id))).all())
+
+
+async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: int) -> None:
+    require_admin(actor)
+    key = await session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        raise NotFound("No such API key.")
+    key.revoked_at = utcnow()
+
+
+async def purge_expired(session: AsyncSession, settings: Settings) -> int:
+    """Remove expired tokens and login failures older than the window (a periodic job)."""
+    now = utcnow()
+    tokens = await session.execute(delete(AuthToken).where(AuthToken.expires_at <= now))
+    failures = await session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.created_at <= now - timedelta(seconds=settings.login_window_seconds)
+        )
+    )
+    return int(getattr(tokens, "rowcount", 0) or 0) + int(getattr(failures, "rowcount", 0) or 0)
+
+
+async def count_admins(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
+        or 0
+    )

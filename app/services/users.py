@@ -1,0 +1,180 @@
+"""Users: customers' people, agents and admins; and one's own profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db.models import AuthToken, Customer, User
+from app.db.pagination import page_by_id
+from app.domain.access import Actor, Locale, Role, may_manage_user, require_user
+from app.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.services import passwords
+from app.services.auth import normalise_email, token_digest
+
+
+async def _check_customer(session: AsyncSession, role: Role, customer_id: int | None) -> None:
+    if role is Role.CUSTOMER:
+        if customer_id is None:
+            raise InvalidInput("A customer user needs a customer_id.", ["body", "customer_id"])
+        if await session.get(Customer, customer_id) is None:
+            raise InvalidInput("No such customer.", ["body", "customer_id"])
+    elif customer_id is not None:
+        raise InvalidInput("Only customer users belong to a customer.", ["body", "customer_id"])
+
+
+async def _flush_unique(session: AsyncSession, email: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"A user with e-mail {email!r} already exists.") from None
+
+
+async def _ensure_email_free(session: AsyncSession, email: str, exclude_id: int | None) -> None:
+    stmt = select(User.id).where(User.email == email)
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    if await session.scalar(stmt) is not None:
+        raise Conflict(f"A user with e-mail {email!r} already exists.")
+
+
+async def create(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor | None,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: Role,
+    customer_id: int | None,
+    phone: str | None,
+    locale: Locale,
+) -> User:
+    """Create a user. ``actor`` None is the command line (``create-admin``, demo data)."""
+    if actor is not None:
+        may_manage_user(actor, role)
+    await _check_customer(session, role, customer_id)
+    email = normalise_email(email)
+    await _ensure_email_free(session, email, None)
+    user = User(
+        email=email,
+        name=name,
+        password_hash=await passwords.hash_password(settings, password),
+        role=role,
+        customer_id=customer_id,
+        phone=phone,
+        locale=locale,
+    )
+    session.add(user)
+    await _flush_unique(session, email)
+    return user
+
+
+async def _visible_user(session: AsyncSession, actor: Actor, user_id: int) -> User:
+    if actor.is_api_key or not actor.is_staff:
+        raise Forbidden("Only staff users may read users.")
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def get(session: AsyncSession, actor: Actor, user_id: int) -> User:
+    return await _visible_user(session, actor, user_id)
+
+
+async def list_page(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    role: Role | None,
+    customer_id: int | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[User], str | None]:
+    if actor.is_api_key or not actor.is_staff:
+        raise Forbidden("Only staff users may read users.")
+    stmt = select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if customer_id is not None:
+        stmt = stmt.where(User.customer_id == customer_id)
+    return await page_by_id(session, stmt, User.id, limit=limit, cursor=cursor)
+
+
+async def update(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    user_id: int,
+    changes: dict[str, Any],
+) -> User:
+    """Staff edit users: agents only customer users (and cannot change a role), admins all."""
+    user = await _visible_user(session, actor, user_id)
+    may_manage_user(actor, user.role)
+    new_role = changes.get("role", user.role)
+    if new_role is not user.role:
+        may_manage_user(actor, new_role)
+    if "role" in changes or "customer_id" in changes:
+        new_customer = changes.get("customer_id", user.customer_id)
+        await _check_customer(session, new_role, new_customer)
+    if actor.user_id == user.id and (
+        new_role is not Role.ADMIN or changes.get("is_active") is False
+    ):
+        raise Forbidden("An administrator cannot demote or deactivate their own account.")
+    if "email" in changes:
+        changes["email"] = normalise_email(changes["email"])
+        await _ensure_email_free(session, changes["email"], user.id)
+    password = changes.pop("password", None)
+    if password is not None:
+        user.password_hash = await passwords.hash_password(settings, password)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if password is not None or changes.get("is_active") is False:
+        # A new password or a deactivation ends every open session of the user.
+        await session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+    await _flush_unique(session, user.email)
+    return user
+
+
+async def me(session: AsyncSession, actor: Actor) -> User:
+    user = await session.get(User, require_user(actor))
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def update_me(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    changes: dict[str, Any],
+    *,
+    current_token: str,
+) -> User:
+    """Change one's own profile; a new password needs the current one and ends other sessions."""
+    user = await me(session, actor)
+    password = changes.pop("password", None)
+    current = changes.pop("current_password", None)
+    if password is not None:
+        if current is None or not await passwords.verify_password(
+            settings, user.password_hash, current
+        ):
+            raise InvalidInput(
+                "The current password is missing or wrong.", ["body", "current_password"]
+            )
+        user.password_hash = await passwords.hash_password(settings, password)
+        await session.execute(
+            delete(AuthToken).where(
+                AuthToken.user_id == user.id, AuthToken.token_hash != token_digest(current_token)
+            )
+        )
+    for field, value in changes.items():
+        setattr(user, field, value)
+    await session.flush()
+    return user

@@ -1,0 +1,47 @@
+"""The worker: periodic jobs (and, later, the outbox dispatcher) run in a loop.
+
+It runs in the API process when ``RUN_WORKER`` is on, or as ``sportello worker``
+processes. Every job is safe to run in several workers at once: each claims or
+changes rows with conditions that hold for exactly one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.services import auth as auth_service
+
+logger = logging.getLogger("sportello.worker")
+
+Job = Callable[[AsyncSession, Settings], Awaitable[int]]
+
+JOBS: list[tuple[str, Job]] = [
+    ("purge_expired_credentials", auth_service.purge_expired),
+]
+
+
+async def run_jobs_once(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+    """Run every job once, each in its own transaction; a failing job does not stop the others."""
+    done = 0
+    for name, job in JOBS:
+        try:
+            async with sessions.begin() as session:
+                done += await job(session, settings)
+        except Exception:
+            logger.exception("job %s failed", name)
+    return done
+
+
+async def run_forever(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        await run_jobs_once(sessions, settings)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.worker_interval_seconds)

@@ -11,6 +11,8 @@ from app.db.models import Customer
 from app.db.session import make_engine, make_sessionmaker
 from app.domain.access import Locale, Role
 from app.domain.orders import OrderKind, OrderStatus
+from app.domain.tickets import TicketType
+from app.services import categories as category_service
 from app.services import customers as customer_service
 from app.services import orders as order_service
 from app.services import users as user_service
@@ -65,6 +67,28 @@ CUSTOMERS = [
     ),
 ]
 
+CATEGORIES: dict[TicketType, list[tuple[str, list[str]]]] = {
+    TicketType.TECHNICAL: [
+        ("Contabilità", ["Prima nota", "Registri IVA", "Bilancio"]),
+        ("Fatturazione elettronica", ["Invio allo SdI", "Ricezione fatture", "Conservazione"]),
+        ("Magazzino", ["Inventario", "Movimenti di magazzino"]),
+        ("Registri telematici SIAN", ["Invio operazioni", "MMV-E"]),
+    ],
+    TicketType.ADMINISTRATIVE: [
+        ("Fatture ed estratto conto", ["Duplicato fattura", "Estratto conto"]),
+        ("Pagamenti", ["Bonifico", "Carta di credito", "Insoluti"]),
+        ("Disdette", ["Disdetta abbonamento", "Cancellazione dati"]),
+    ],
+    TicketType.COMMERCIAL: [
+        ("Informazioni commerciali", ["Listino prezzi", "Nuovi moduli"]),
+        ("Rinnovi", []),
+    ],
+    TicketType.ORDER: [
+        ("Stato dell'ordine", ["Spedizione", "Attivazione servizio"]),
+        ("Dominio e hosting", ["Trasferimento dominio", "Certificato SSL"]),
+    ],
+}
+
 AGENTS = [
     ("anna.verdi@sportello.example", "Anna Verdi", Role.AGENT, Locale.IT),
     ("carlos.ruiz@sportello.example", "Carlos Ruiz", Role.AGENT, Locale.ES),
@@ -113,6 +137,15 @@ async def load_demo_data(settings: Settings) -> bool:
                         description=description,
                         status=OrderStatus.ACTIVE,
                     )
+            for ticket_type, areas in CATEGORIES.items():
+                for area_name, subareas in areas:
+                    area = await category_service.create(
+                        session, None, type_=ticket_type, name=area_name, parent_id=None
+                    )
+                    for sub in subareas:
+                        await category_service.create(
+                            session, None, type_=ticket_type, name=sub, parent_id=area.id
+                        )
             for email, name, role, locale in AGENTS:
                 await user_service.create(
                     session,

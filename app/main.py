@@ -13,8 +13,19 @@ from fastapi.openapi.utils import get_openapi
 
 from app import logs as app_logging
 from app.api import problems
+from app.api.body import EXTRA_MODELS
 from app.api.middleware import Metrics, MetricsMiddleware, RequestIdMiddleware
-from app.api.routers import auth, customers, ops, orders, users
+from app.api.routers import (
+    auth,
+    categories,
+    customers,
+    meta,
+    ops,
+    orders,
+    replies,
+    tickets,
+    users,
+)
 from app.bootstrap import ensure_first_admin
 from app.config import Settings, get_settings
 from app.db import migrate
@@ -68,7 +79,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
 
     problems.install(app)
-    for router in (auth.router, auth.keys, users.router, customers.router, orders.router):
+    for router in (
+        auth.router,
+        auth.keys,
+        users.router,
+        customers.router,
+        orders.router,
+        categories.router,
+        tickets.router,
+        replies.router,
+        meta.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)
 
@@ -80,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(problems.UnexpectedErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
 
@@ -97,6 +119,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in EXTRA_MODELS:
+        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in extra.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault(model.__name__, extra)
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             for code, response in operation.get("responses", {}).items():

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.services import auth as auth_service
+from app.services import tickets as ticket_service
 
 logger = logging.getLogger("sportello.worker")
 
@@ -23,6 +24,7 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 
 JOBS: list[tuple[str, Job]] = [
     ("purge_expired_credentials", auth_service.purge_expired),
+    ("automatic_ticket_moves", ticket_service.automatic_moves),
 ]
 
 

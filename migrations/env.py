@@ -21,16 +21,6 @@ if config.config_file_name is not None:
 
 target_metadata = Base.metadata
 
-# Objects the ORM does not model (full-text index tables and triggers), made by migrations.
-UNMODELLED_PREFIXES = ("ticket_fts", "kb_article_fts")
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    return not (type_ == "table" and name is not None and name.startswith(UNMODELLED_PREFIXES))
-
-
 def database_url() -> str:
     url = config.attributes.get("database_url")
     if url:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db.pagination import MAX_ID
 from app.domain.access import Actor
 from app.domain.errors import Unauthenticated
 from app.services import auth as auth_service
@@ -71,6 +72,10 @@ Cursor = Annotated[
     str | None,
     Query(max_length=512, description="Opaque cursor from a previous page's next_cursor."),
 ]
+
+# Ids are bounded so that a number no row can have is a 422, not a database error (a 500).
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def client_address(request: Request) -> str:

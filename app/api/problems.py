@@ -14,7 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.domain import errors
 
@@ -180,11 +183,54 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResp
     )
 
 
+class UnexpectedErrorMiddleware:
+    """Turns an unexpected exception into a 500 problem, logged once with the request id.
+
+    Starlette's own last-resort handler answers too, but re-raises to the server,
+    which logs the traceback a second time without the request id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception as exc:
+            response = await unexpected_error_handler(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)
+
+
+async def concurrent_change_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A write lost a race (optimistic version check, or a unique/foreign key settled late)."""
+    logger.info("concurrent change refused on %s: %s", request.url.path, type(exc).__name__)
+    return problem_response(
+        request,
+        409,
+        slug="concurrent-change",
+        title="Conflict",
+        detail="Someone else changed this at the same moment; reload and try again.",
+    )
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StaleDataError, concurrent_change_handler)
+    app.add_exception_handler(IntegrityError, concurrent_change_handler)
     app.add_exception_handler(errors.DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    app.add_exception_handler(Exception, unexpected_error_handler)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

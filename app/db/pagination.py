@@ -22,6 +22,9 @@ from app.domain.errors import BadRequest
 T = TypeVar("T")
 
 MAX_CURSOR_LENGTH = 512
+MAX_ID = 2**31 - 1
+"""The largest id an INTEGER column holds (32-bit on PostgreSQL): a bigger one names no row,
+and sending it to the database is an error there (and past 2**63 on SQLite), not an empty result."""
 
 
 def encode_cursor(key: Sequence[Any]) -> str:
@@ -54,7 +57,12 @@ async def page_by_id(
     """One page of ``stmt`` in ascending id order."""
     if cursor is not None:
         key = decode_cursor(cursor)
-        if len(key) != 1 or not isinstance(key[0], int) or isinstance(key[0], bool):
+        if (
+            len(key) != 1
+            or not isinstance(key[0], int)
+            or isinstance(key[0], bool)
+            or not 0 <= key[0] <= MAX_ID
+        ):
             raise BadRequest("The cursor is not valid.")
         stmt = stmt.where(id_column > key[0])
     rows = list((await session.scalars(stmt.order_by(id_column).limit(limit + 1))).all())

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from app.api.deps import (
     BearerToken,
     CurrentActor,
+    Id,
     SessionDep,
     SessionmakerDep,
     SettingsDep,
@@ -142,7 +143,7 @@ async def list_api_keys(session: SessionDep, actor: CurrentActor) -> list[ApiKey
     operation_id="revoke_api_key",
     responses=responses(401, 403, 404, 422),
 )
-async def revoke_api_key(key_id: int, session: SessionDep, actor: CurrentActor) -> Response:
+async def revoke_api_key(key_id: Id, session: SessionDep, actor: CurrentActor) -> Response:
     """Revoke a key (admin): calls with it are 401 from now on."""
     await auth_service.revoke_api_key(session, actor, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

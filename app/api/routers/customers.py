@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import CurrentActor, Cursor, Limit, SessionDep
+from app.api.deps import CurrentActor, Cursor, Id, Limit, SessionDep
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.customers import CustomerCreate, CustomerRead, CustomerUpdate
@@ -54,7 +54,7 @@ async def list_customers(
     operation_id="get_customer",
     responses=responses(401, 403, 404, 422),
 )
-async def get_customer(customer_id: int, session: SessionDep, actor: CurrentActor) -> CustomerRead:
+async def get_customer(customer_id: Id, session: SessionDep, actor: CurrentActor) -> CustomerRead:
     return CustomerRead.model_validate(await customer_service.get(session, actor, customer_id))
 
 
@@ -65,7 +65,7 @@ async def get_customer(customer_id: int, session: SessionDep, actor: CurrentActo
     responses=responses(400, 401, 403, 404, 409, 422),
 )
 async def update_customer(
-    customer_id: int, body: CustomerUpdate, session: SessionDep, actor: CurrentActor
+    customer_id: Id, body: CustomerUpdate, session: SessionDep, actor: CurrentActor
 ) -> CustomerRead:
     customer = await customer_service.update(session, actor, customer_id, body.changes())
     return CustomerRead.model_validate(customer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import CurrentActor, Cursor, Limit, SessionDep
+from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.customers import OrderCreate, OrderRead, OrderUpdate
@@ -39,7 +39,7 @@ async def create_order(
 async def list_orders(
     session: SessionDep,
     actor: CurrentActor,
-    customer_id: int | None = None,
+    customer_id: IdFilter = None,
     status: OrderStatus | None = None,
     kind: OrderKind | None = None,
     number: str | None = None,
@@ -66,7 +66,7 @@ async def list_orders(
     operation_id="get_order",
     responses=responses(401, 403, 404, 422),
 )
-async def get_order(order_id: int, session: SessionDep, actor: CurrentActor) -> OrderRead:
+async def get_order(order_id: Id, session: SessionDep, actor: CurrentActor) -> OrderRead:
     return OrderRead.model_validate(await order_service.get(session, actor, order_id))
 
 
@@ -77,7 +77,7 @@ async def get_order(order_id: int, session: SessionDep, actor: CurrentActor) -> 
     responses=responses(400, 401, 403, 404, 422),
 )
 async def update_order(
-    order_id: int, body: OrderUpdate, session: SessionDep, actor: CurrentActor
+    order_id: Id, body: OrderUpdate, session: SessionDep, actor: CurrentActor
 ) -> OrderRead:
     return OrderRead.model_validate(
         await order_service.update(session, actor, order_id, body.changes())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import CurrentActor, Cursor, Limit, SessionDep, SettingsDep
+from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep, SettingsDep
 from app.api.problems import responses
 from app.api.schemas.auth import UserCreate, UserRead, UserUpdate
 from app.api.schemas.common import Page
@@ -54,7 +54,7 @@ async def list_users(
     session: SessionDep,
     actor: CurrentActor,
     role: Role | None = None,
-    customer_id: int | None = None,
+    customer_id: IdFilter = None,
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> Page[UserRead]:
@@ -70,7 +70,7 @@ async def list_users(
     operation_id="get_user",
     responses=responses(401, 403, 404, 422),
 )
-async def get_user(user_id: int, session: SessionDep, actor: CurrentActor) -> UserRead:
+async def get_user(user_id: Id, session: SessionDep, actor: CurrentActor) -> UserRead:
     return UserRead.model_validate(await user_service.get(session, actor, user_id))
 
 
@@ -81,7 +81,7 @@ async def get_user(user_id: int, session: SessionDep, actor: CurrentActor) -> Us
     responses=responses(400, 401, 403, 404, 409, 422),
 )
 async def update_user(
-    user_id: int,
+    user_id: Id,
     body: UserUpdate,
     session: SessionDep,
     settings: SettingsDep,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from app.api.schemas.common import Email, Input, Name, Output, Password, Phone
+from app.api.schemas.common import Email, IdRef, Input, Name, Output, Password, Phone
 from app.api.schemas.customers import CustomerRead
 from app.domain.access import Locale, Role, Scope
 
@@ -65,7 +65,7 @@ class MyCustomerRead(CustomerRead):
 
 
 class ApiKeyCreate(Input):
-    name: Name
+    name: Annotated[Name, StringConstraints(max_length=100)]  # the api_key.name column
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(Scope))]
 
 
@@ -87,7 +87,7 @@ class UserCreate(Input):
     name: Name
     password: Password
     role: Role = Role.CUSTOMER
-    customer_id: int | None = None
+    customer_id: IdRef | None = None
     phone: Phone | None = None
     locale: Locale = Locale.IT
 
@@ -97,7 +97,7 @@ class UserUpdate(Input):
     name: Name | None = None
     password: Password | None = None
     role: Role | None = None
-    customer_id: int | None = None
+    customer_id: IdRef | None = None
     phone: Phone | None = None
     locale: Locale | None = None
     is_active: bool | None = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from app.db.pagination import MAX_ID
 
 
 class Input(BaseModel):
@@ -36,6 +38,9 @@ ShortText = Annotated[
     StringConstraints(strip_whitespace=True, max_length=2000),
     AfterValidator(_no_control_chars),
 ]
+
+IdRef = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""A reference to a row by id: one that no row can have is a 422, not a database error."""
 
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints, model_validator
 
-from app.api.schemas.common import Email, Input, Name, Output, Phone, ShortText
+from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone, ShortText
 from app.domain.access import Locale
 from app.domain.orders import OrderKind, OrderStatus
 
@@ -61,7 +61,7 @@ class CustomerRead(Output):
 
 
 class OrderCreate(Input):
-    customer_id: int
+    customer_id: IdRef
     number: OrderNumber
     kind: OrderKind
     description: ShortText | None = None

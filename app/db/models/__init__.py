@@ -10,13 +10,27 @@ from app.db.models.accounts import (
     User,
     str_enum,
 )
+from app.db.models.tickets import (
+    Category,
+    IdempotencyKey,
+    Reply,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+)
 
 __all__ = [
     "ApiKey",
     "AuthToken",
+    "Category",
     "Customer",
     "CustomerOrder",
+    "IdempotencyKey",
     "LoginFailure",
+    "Reply",
+    "Ticket",
+    "TicketCounter",
+    "TicketEvent",
     "TimestampMixin",
     "User",
     "str_enum",

@@ -1,0 +1,58 @@
+"""Categories: the tree of areas and sub-areas of each ticket type."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import CurrentActor, SessionDep
+from app.api.problems import responses
+from app.api.schemas.tickets import CategoryCreate, CategoryRead, CategoryUpdate
+from app.domain.access import Scope, require_scope
+from app.services import categories as category_service
+from app.services.categories import Node
+
+router = APIRouter(prefix="/categories", tags=["categories"])
+
+
+def _read(node: Node) -> CategoryRead:
+    return CategoryRead.of(node.category, [_read(child) for child in node.children])
+
+
+@router.get(
+    "", response_model=list[CategoryRead], operation_id="list_categories", responses=responses(401)
+)
+async def list_categories(session: SessionDep, actor: CurrentActor) -> list[CategoryRead]:
+    """Every area (by ticket `type`) with its sub-areas in `children`."""
+    require_scope(actor, Scope.TICKETS_READ)
+    return [_read(node) for node in await category_service.tree(session)]
+
+
+@router.post(
+    "",
+    response_model=CategoryRead,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_category",
+    responses=responses(400, 401, 403, 409, 422),
+)
+async def create_category(
+    body: CategoryCreate, response: Response, session: SessionDep, actor: CurrentActor
+) -> CategoryRead:
+    """Add an area (no parent) or a sub-area (admin)."""
+    category = await category_service.create(
+        session, actor, type_=body.type, name=body.name, parent_id=body.parent_id
+    )
+    response.headers["Location"] = f"/api/v1/categories/{category.id}"
+    return CategoryRead.of(category)
+
+
+@router.patch(
+    "/{category_id}",
+    response_model=CategoryRead,
+    operation_id="update_category",
+    responses=responses(400, 401, 403, 404, 409, 422),
+)
+async def update_category(
+    category_id: int, body: CategoryUpdate, session: SessionDep, actor: CurrentActor
+) -> CategoryRead:
+    """Rename a category (admin)."""
+    return CategoryRead.of(await category_service.rename(session, actor, category_id, body.name))

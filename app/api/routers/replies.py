@@ -1,0 +1,56 @@
+"""Replies to a ticket: public answers and internal notes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.api.body import json_or_multipart, read_json_model
+from app.api.deps import CurrentActor, SessionDep
+from app.api.problems import responses
+from app.api.schemas.tickets import ReplyCreate, ReplyList, ReplyRead
+from app.services import replies as reply_service
+from app.services import tickets as ticket_service
+
+router = APIRouter(prefix="/tickets/{ticket_id}/replies", tags=["replies"])
+
+
+@router.get(
+    "",
+    response_model=ReplyList,
+    operation_id="list_replies",
+    responses=responses(401, 403, 404, 422),
+)
+async def list_replies(ticket_id: int, session: SessionDep, actor: CurrentActor) -> ReplyList:
+    """Oldest first; customers never see internal notes."""
+    rows = await reply_service.list_replies(session, actor, ticket_id)
+    return ReplyList(items=[ReplyRead.of(r) for r in rows])
+
+
+@router.post(
+    "",
+    response_model=ReplyRead,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_reply",
+    responses=responses(400, 401, 403, 404, 409, 413, 415, 422),
+    openapi_extra=json_or_multipart(ReplyCreate),
+)
+async def create_reply(
+    ticket_id: int,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+) -> ReplyRead:
+    """Reply (JSON, or multipart with a `payload` part and `files`).
+
+    `internal` notes are for staff (403 for customers); a closed ticket takes no
+    reply (409: open a follow-up). A customer's public reply moves a ticket waiting
+    for them back to `in_progress`, and reopens a resolved one.
+    """
+    body = await read_json_model(request, ReplyCreate)
+    reply, ticket = await reply_service.post_reply(
+        session, actor, ticket_id, body=body.body, visibility=body.visibility
+    )
+    response.headers["Location"] = f"/api/v1/tickets/{ticket_id}/replies/{reply.id}"
+    response.headers["ETag"] = ticket_service.etag(ticket)
+    return ReplyRead.of(reply)

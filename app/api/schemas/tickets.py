@@ -1,0 +1,311 @@
+"""Ticket, reply, category, timeline and status bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, model_validator
+
+from app.api.schemas.common import Email, Input, Name, Output, Phone
+from app.db.models import Category, Reply, Ticket, TicketEvent
+from app.domain.tickets import (
+    ContactChannel,
+    Severity,
+    TicketStatus,
+    TicketType,
+    Visibility,
+)
+
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+CustomerCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+class ContactIn(Input):
+    name: Name | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    preferred_channel: ContactChannel | None = None
+
+
+class ContactOut(Output):
+    name: str | None
+    phone: str | None
+    email: str | None
+    preferred_channel: ContactChannel
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+class TicketCreate(Input):
+    customer_code: CustomerCode
+    type: TicketType
+    category_id: int | None = None
+    order_id: int | None = None
+    subject: Subject
+    description: LongText
+    severity: Severity = Severity.NORMAL
+    contact: ContactIn = Field(default_factory=ContactIn)
+
+    @model_validator(mode="after")
+    def _description_not_blank(self) -> TicketCreate:
+        _not_blank(self.description)
+        return self
+
+
+class FollowUpCreate(Input):
+    """As for creation; customer code, type and category default from the followed ticket."""
+
+    customer_code: CustomerCode | None = None
+    type: TicketType | None = None
+    category_id: int | None = None
+    order_id: int | None = None
+    subject: Subject
+    description: LongText
+    severity: Severity = Severity.NORMAL
+    contact: ContactIn = Field(default_factory=ContactIn)
+
+    @model_validator(mode="after")
+    def _description_not_blank(self) -> FollowUpCreate:
+        _not_blank(self.description)
+        return self
+
+
+class TicketUpdate(Input):
+    category_id: int | None = None
+    severity: Severity | None = None
+    assignee_id: int | None = None
+    subject: Subject | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> TicketUpdate:
+        for name in ("severity", "subject"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class StatusChange(Input):
+    status: TicketStatus
+    solution: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    note: Note | None = None
+
+
+class AttachmentRead(Output):
+    id: int
+    ticket_id: int
+    reply_id: int | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class TicketRead(Output):
+    id: int
+    number: str
+    customer_id: int
+    customer_code: str
+    requester_id: int | None
+    type: TicketType
+    category_id: int | None
+    order_id: int | None
+    subject: str
+    description: str
+    severity: Severity
+    status: TicketStatus
+    assignee_id: int | None
+    solution: str | None
+    parent_id: int | None
+    contact: ContactOut
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketRead:
+        return cls.model_validate(_ticket_fields(ticket))
+
+
+def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "customer_id": ticket.customer_id,
+        "customer_code": ticket.customer.code,
+        "requester_id": ticket.requester_id,
+        "type": ticket.type,
+        "category_id": ticket.category_id,
+        "order_id": ticket.order_id,
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "severity": ticket.severity,
+        "status": ticket.status,
+        "assignee_id": ticket.assignee_id,
+        "solution": ticket.solution,
+        "parent_id": ticket.parent_id,
+        "contact": {
+            "name": ticket.contact_name,
+            "phone": ticket.contact_phone,
+            "email": ticket.contact_email,
+            "preferred_channel": ticket.contact_channel,
+        },
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "resolved_at": ticket.resolved_at,
+        "closed_at": ticket.closed_at,
+    }
+
+
+class TicketDetail(TicketRead):
+    """A single ticket, with what the caller may do with it now and its files."""
+
+    allowed_transitions: list[TicketStatus]
+    attachments: list[AttachmentRead]
+
+    @classmethod
+    def build(
+        cls,
+        ticket: Ticket,
+        allowed: list[TicketStatus],
+        attachments: list[AttachmentRead] | None = None,
+    ) -> TicketDetail:
+        return cls.model_validate(
+            {
+                **_ticket_fields(ticket),
+                "allowed_transitions": allowed,
+                "attachments": attachments or [],
+            }
+        )
+
+
+class ActorRead(Output):
+    id: int | None
+    name: str
+    role: str
+
+
+class EventRead(Output):
+    id: int
+    kind: str
+    from_: TicketStatus | None = Field(serialization_alias="from", validation_alias="from")
+    to: TicketStatus | None
+    actor: ActorRead | None
+    note: str | None
+    reply_id: int | None = None
+    assignee_id: int | None = None
+    attachment_id: int | None = None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: TicketEvent) -> EventRead:
+        actor = None
+        if event.actor_name is not None:
+            actor = ActorRead(id=event.actor_id, name=event.actor_name, role=event.actor_role or "")
+        return cls.model_validate(
+            {
+                "id": event.id,
+                "kind": event.kind,
+                "from": event.from_status,
+                "to": event.to_status,
+                "actor": actor,
+                "note": event.note,
+                "reply_id": event.reply_id,
+                "assignee_id": event.assignee_id,
+                "attachment_id": event.attachment_id,
+                "created_at": event.created_at,
+            }
+        )
+
+
+class EventList(Output):
+    items: list[EventRead]
+
+
+class ReplyCreate(Input):
+    body: LongText
+    visibility: Visibility = Visibility.PUBLIC
+
+    @model_validator(mode="after")
+    def _body_not_blank(self) -> ReplyCreate:
+        _not_blank(self.body)
+        return self
+
+
+class ReplyRead(Output):
+    id: int
+    ticket_id: int
+    author_id: int | None
+    author_name: str
+    author_role: str
+    body: str
+    visibility: Visibility
+    created_at: datetime
+    attachments: list[AttachmentRead] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, reply: Reply, attachments: list[AttachmentRead] | None = None) -> ReplyRead:
+        data = cls.model_validate(reply, from_attributes=True)
+        data.attachments = attachments or []
+        return data
+
+
+class ReplyList(Output):
+    items: list[ReplyRead]
+
+
+class CategoryCreate(Input):
+    type: TicketType
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    parent_id: int | None = None
+
+
+class CategoryUpdate(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class CategoryRead(Output):
+    id: int
+    type: TicketType
+    name: str
+    parent_id: int | None
+    children: list[CategoryRead] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, category: Category, children: list[CategoryRead] | None = None) -> CategoryRead:
+        return cls(
+            id=category.id,
+            type=category.type,
+            name=category.name,
+            parent_id=category.parent_id,
+            children=children or [],
+        )
+
+
+class StatusInfo(Output):
+    value: TicketStatus
+    label: str
+
+
+class MoveInfo(Output):
+    from_: TicketStatus = Field(serialization_alias="from")
+    to: TicketStatus
+    who: list[str]
+
+
+class StatusMeta(Output):
+    lang: str
+    statuses: list[StatusInfo]
+    moves: list[MoveInfo]
+    reply_moves: list[MoveInfo]

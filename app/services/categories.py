@@ -1,0 +1,85 @@
+"""Categories: per ticket type, areas and their sub-areas (two levels), managed by admins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Category
+from app.domain.access import Actor, require_admin
+from app.domain.errors import Conflict, InvalidInput, NotFound
+from app.domain.tickets import TicketType
+
+
+@dataclass
+class Node:
+    category: Category
+    children: list[Node] = field(default_factory=list)
+
+
+async def tree(session: AsyncSession) -> list[Node]:
+    """Areas with their sub-areas, by type then name; one query."""
+    rows = (
+        await session.scalars(select(Category).order_by(Category.type, Category.name, Category.id))
+    ).all()
+    nodes = {c.id: Node(c) for c in rows}
+    roots: list[Node] = []
+    for c in rows:
+        if c.parent_id is None:
+            roots.append(nodes[c.id])
+        elif c.parent_id in nodes:
+            nodes[c.parent_id].children.append(nodes[c.id])
+    return roots
+
+
+async def _ensure_unique(
+    session: AsyncSession, type_: TicketType, parent_id: int | None, name: str, exclude: int | None
+) -> None:
+    stmt = select(Category.id).where(
+        Category.type == type_,
+        Category.parent_id.is_(None) if parent_id is None else Category.parent_id == parent_id,
+        Category.name == name,
+    )
+    if exclude is not None:
+        stmt = stmt.where(Category.id != exclude)
+    if await session.scalar(stmt) is not None:
+        raise Conflict(f"A category named {name!r} already exists there.")
+
+
+async def create(
+    session: AsyncSession,
+    actor: Actor | None,
+    *,
+    type_: TicketType,
+    name: str,
+    parent_id: int | None,
+) -> Category:
+    """A new area (no parent) or sub-area (its parent an area of the same type)."""
+    if actor is not None:
+        require_admin(actor)
+    if parent_id is not None:
+        parent = await session.get(Category, parent_id)
+        if parent is None:
+            raise InvalidInput("No such parent category.", ["body", "parent_id"])
+        if parent.parent_id is not None:
+            raise InvalidInput("Sub-areas cannot have sub-areas.", ["body", "parent_id"])
+        if parent.type is not type_:
+            raise InvalidInput("A sub-area has the type of its area.", ["body", "type"])
+    await _ensure_unique(session, type_, parent_id, name, None)
+    category = Category(type=type_, name=name, parent_id=parent_id)
+    session.add(category)
+    await session.flush()
+    return category
+
+
+async def rename(session: AsyncSession, actor: Actor, category_id: int, name: str) -> Category:
+    require_admin(actor)
+    category = await session.get(Category, category_id)
+    if category is None:
+        raise NotFound("No such category.")
+    await _ensure_unique(session, category.type, category.parent_id, name, category.id)
+    category.name = name
+    await session.flush()
+    return category

@@ -1,0 +1,75 @@
+"""Replies: public answers and internal notes; a customer's public reply may move the ticket."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import fulltext
+from app.db.base import utcnow
+from app.db.models import Reply, Ticket
+from app.domain.access import Actor
+from app.domain.errors import Conflict, Forbidden
+from app.domain.events import ReplyPosted, StatusChanged
+from app.domain.tickets import Visibility, after_reply, can_reply, mover_of
+from app.services import timeline
+from app.services.tickets import set_state, state_of
+from app.services.visibility import load_ticket
+
+
+async def post_reply(
+    session: AsyncSession, actor: Actor, ticket_id: int, *, body: str, visibility: Visibility
+) -> tuple[Reply, Ticket]:
+    """Add a reply. Internal notes are for staff; a closed ticket takes none (open a follow-up).
+
+    A customer's public reply wakes the ticket by itself (waiting for the customer
+    -> in progress, resolved -> open), recorded as the customer's move.
+    """
+    ticket = await load_ticket(session, actor, ticket_id, write=True)
+    if visibility is Visibility.INTERNAL and not actor.is_staff:
+        raise Forbidden("Internal notes are for the support staff.")
+    if not can_reply(ticket.status):
+        raise Conflict("The ticket is closed; open a follow-up instead.")
+    now = utcnow()
+    reply = Reply(
+        ticket_id=ticket.id,
+        author_id=actor.user_id,
+        author_name=actor.name,
+        author_role=actor.role.value,
+        body=body,
+        visibility=visibility,
+        created_at=now,
+    )
+    session.add(reply)
+    ticket.updated_at = now
+    woken = after_reply(state_of(ticket), mover_of(actor), visibility)
+    previous = set_state(ticket, woken, now) if woken is not None else None
+    await session.flush()
+    if visibility is Visibility.PUBLIC:
+        await fulltext.index_ticket(session, ticket.id)
+    who = timeline.event_actor(actor)
+    await timeline.record(
+        session,
+        ReplyPosted(ticket_id=ticket.id, reply_id=reply.id, visibility=visibility, actor=who),
+    )
+    if previous is not None:
+        await timeline.record(
+            session,
+            StatusChanged(
+                ticket_id=ticket.id,
+                from_status=previous,
+                to_status=ticket.status,
+                actor=who,
+                note=None,
+            ),
+        )
+    return reply, ticket
+
+
+async def list_replies(session: AsyncSession, actor: Actor, ticket_id: int) -> list[Reply]:
+    """Oldest first; customers never see internal notes."""
+    ticket = await load_ticket(session, actor, ticket_id)
+    stmt = select(Reply).where(Reply.ticket_id == ticket.id)
+    if not actor.is_staff:
+        stmt = stmt.where(Reply.visibility == Visibility.PUBLIC)
+    return list((await session.scalars(stmt.order_by(Reply.id))).all())

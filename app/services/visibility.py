@@ -1,0 +1,48 @@
+"""Who may see which ticket: the one rule, used by every single-ticket load and every list."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from app.db.models import Ticket
+from app.domain.access import Actor, Scope, require_scope
+from app.domain.errors import NotFound
+
+
+def visible_tickets(actor: Actor) -> ColumnElement[bool]:
+    """Staff see every ticket; a customer user their customer's (colleagues' included)."""
+    if actor.is_staff:
+        return true()
+    return Ticket.customer_id == actor.customer_id
+
+
+def ticket_query(actor: Actor) -> Select[Ticket]:
+    return (
+        select(Ticket)
+        .options(joinedload(Ticket.customer, innerjoin=True))
+        .where(visible_tickets(actor))
+    )
+
+
+async def load_ticket(
+    session: AsyncSession,
+    actor: Actor,
+    ticket_id: int,
+    *,
+    write: bool = False,
+) -> Ticket:
+    """The ticket if the caller may see it, else NotFound (never Forbidden).
+
+    ``write`` locks the row (FOR UPDATE on PostgreSQL) so that two agents changing
+    one ticket take turns, and asks an API key for ``tickets:write``.
+    """
+    require_scope(actor, Scope.TICKETS_WRITE if write else Scope.TICKETS_READ)
+    stmt = ticket_query(actor).where(Ticket.id == ticket_id)
+    if write:
+        stmt = stmt.with_for_update(of=Ticket)
+    ticket = await session.scalar(stmt)
+    if ticket is None:
+        raise NotFound("No such ticket.")
+    return ticket

@@ -21,6 +21,7 @@ if config.config_file_name is not None:
 
 target_metadata = Base.metadata
 
+
 def database_url() -> str:
     url = config.attributes.get("database_url")
     if url:

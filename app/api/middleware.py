@@ -6,7 +6,9 @@ import re
 import time
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,6 +74,27 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._templates: dict[int, str] = {}
+
+    def _template(self, scope: Scope) -> str:
+        """The matched route's full path template, include_router() prefixes included.
+
+        Since FastAPI 0.137 ``scope["route"]`` of an included route is the router's own
+        route, whose ``path_format`` lacks the prefixes it was included under; the full
+        template comes from ``iter_route_contexts``, FastAPI's API for integrations.
+        """
+        route: Any = scope.get("route")
+        if route is None:
+            return "unmatched"
+        key = id(route)
+        if key not in self._templates:
+            if "app" in scope:
+                for context in iter_route_contexts(scope["app"].routes):
+                    if context.path_format:
+                        self._templates[id(context.original_route)] = context.path_format
+            if key not in self._templates:
+                self._templates[key] = str(getattr(route, "path_format", "") or "unmatched")
+        return self._templates[key]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,9 +112,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None)
-            label = str(template) if template else "unmatched"
+            label = self._template(scope)
             method = str(scope.get("method", "GET"))
             self.metrics.requests.labels(method, label, str(status)).inc()
             self.metrics.latency.labels(method, label).observe(time.perf_counter() - start)

@@ -14,7 +14,7 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.models import ApiKey, AuthToken, LoginFailure, User
 from app.domain.access import Actor, Role, Scope, require_admin
-from app.domain.errors import NotFound, TooManyRequests, Unauthenticated
+from app.domain.errors import Forbidden, NotFound, TooManyRequests, Unauthenticated
 from app.services import passwords
 
 API_KEY_PREFIX = "spk_"
@@ -107,7 +107,10 @@ async def login(
     return IssuedToken(access_token=token, expires_at=expires_at)
 
 
-async def logout(session: AsyncSession, token: str) -> None:
+async def logout(session: AsyncSession, actor: Actor, token: str) -> None:
+    """End a login session. An API key is not a session: it is revoked with DELETE /api-keys."""
+    if actor.is_api_key:
+        raise Forbidden("API keys are revoked with DELETE /api-keys/{id}, not by logging out.")
     await session.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(token)))
 
 

@@ -58,10 +58,7 @@ def test_the_key_is_stored_hashed(desk: Desk, db: Database) -> None:
 @pytest.mark.parametrize("role", ["agent", "customer"])
 def test_only_admins_manage_keys(desk: Desk, role: str) -> None:
     key = issue(desk, "tickets:read")
-    if role == "agent":
-        client = desk.agent()
-    else:
-        client = desk.customer_user(desk.customer())
+    client = desk.agent() if role == "agent" else desk.customer_user(desk.customer())
     problem(client.post("/api-keys", json={"name": "mine", "scopes": ["tickets:read"]}), 403)
     problem(client.get("/api-keys"), 403)
     problem(client.delete(f"/api-keys/{key['id']}"), 403)

@@ -63,11 +63,11 @@ async def login(
     "/auth/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="logout",
-    responses=responses(401),
+    responses=responses(401, 403),
 )
 async def logout(session: SessionDep, token: BearerToken, actor: CurrentActor) -> Response:
     """Revoke the token of this request at once."""
-    await auth_service.logout(session, token)
+    await auth_service.logout(session, actor, token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.deps import CurrentActor, SessionDep
+from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
 from app.api.schemas.tickets import CategoryCreate, CategoryRead, CategoryUpdate
 from app.domain.access import Scope, require_scope
@@ -52,7 +52,7 @@ async def create_category(
     responses=responses(400, 401, 403, 404, 409, 422),
 )
 async def update_category(
-    category_id: int, body: CategoryUpdate, session: SessionDep, actor: CurrentActor
+    category_id: Id, body: CategoryUpdate, session: SessionDep, actor: CurrentActor
 ) -> CategoryRead:
     """Rename a category (admin)."""
     return CategoryRead.of(await category_service.rename(session, actor, category_id, body.name))

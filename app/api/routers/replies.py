@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.api.body import json_or_multipart, read_json_model
-from app.api.deps import CurrentActor, SessionDep
+from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
 from app.api.schemas.tickets import ReplyCreate, ReplyList, ReplyRead
 from app.services import replies as reply_service
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/tickets/{ticket_id}/replies", tags=["replies"])
     operation_id="list_replies",
     responses=responses(401, 403, 404, 422),
 )
-async def list_replies(ticket_id: int, session: SessionDep, actor: CurrentActor) -> ReplyList:
+async def list_replies(ticket_id: Id, session: SessionDep, actor: CurrentActor) -> ReplyList:
     """Oldest first; customers never see internal notes."""
     rows = await reply_service.list_replies(session, actor, ticket_id)
     return ReplyList(items=[ReplyRead.of(r) for r in rows])
@@ -35,7 +35,7 @@ async def list_replies(ticket_id: int, session: SessionDep, actor: CurrentActor)
     openapi_extra=json_or_multipart(ReplyCreate),
 )
 async def create_reply(
-    ticket_id: int,
+    ticket_id: Id,
     request: Request,
     response: Response,
     session: SessionDep,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from app.api.body import json_or_multipart, read_json_model
-from app.api.deps import CurrentActor, Cursor, Limit, SessionDep
+from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.tickets import (
@@ -22,6 +22,7 @@ from app.api.schemas.tickets import (
     TicketUpdate,
 )
 from app.db.models import Ticket
+from app.db.pagination import MAX_ID
 from app.domain.access import Actor
 from app.domain.tickets import Severity, TicketStatus, TicketType
 from app.services import tickets as ticket_service
@@ -106,12 +107,14 @@ async def list_tickets(
     actor: CurrentActor,
     status: Annotated[list[TicketStatus] | None, Query(max_length=7)] = None,
     type: TicketType | None = None,
-    category_id: int | None = Query(default=None, description="Includes its sub-areas."),
+    category_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Includes its sub-areas.")
+    ] = None,
     severity: Severity | None = None,
-    order_id: int | None = None,
-    customer_id: int | None = None,
-    assignee_id: int | None = None,
-    requester_id: int | None = None,
+    order_id: IdFilter = None,
+    customer_id: IdFilter = None,
+    assignee_id: IdFilter = None,
+    requester_id: IdFilter = None,
     q: Annotated[
         str | None,
         Query(
@@ -159,7 +162,7 @@ async def list_tickets(
     responses=responses(401, 403, 404, 422),
 )
 async def get_ticket(
-    ticket_id: int, response: Response, session: SessionDep, actor: CurrentActor
+    ticket_id: Id, response: Response, session: SessionDep, actor: CurrentActor
 ) -> TicketDetail:
     """One ticket, with `allowed_transitions` for the caller, and an `ETag`."""
     return detail(await ticket_service.get(session, actor, ticket_id), actor, response)
@@ -172,7 +175,7 @@ async def get_ticket(
     responses=responses(400, 401, 403, 404, 409, 412, 422),
 )
 async def update_ticket(
-    ticket_id: int,
+    ticket_id: Id,
     body: TicketUpdate,
     response: Response,
     session: SessionDep,
@@ -196,7 +199,7 @@ async def update_ticket(
     responses=responses(400, 401, 403, 404, 409, 412, 422),
 )
 async def change_ticket_status(
-    ticket_id: int,
+    ticket_id: Id,
     body: StatusChange,
     response: Response,
     session: SessionDep,
@@ -222,7 +225,7 @@ async def change_ticket_status(
     operation_id="list_ticket_events",
     responses=responses(401, 403, 404, 422),
 )
-async def list_ticket_events(ticket_id: int, session: SessionDep, actor: CurrentActor) -> EventList:
+async def list_ticket_events(ticket_id: Id, session: SessionDep, actor: CurrentActor) -> EventList:
     """The timeline, oldest first."""
     rows = await ticket_service.events(session, actor, ticket_id)
     return EventList(items=[EventRead.of(e) for e in rows])
@@ -237,7 +240,7 @@ async def list_ticket_events(ticket_id: int, session: SessionDep, actor: Current
     openapi_extra=json_or_multipart(FollowUpCreate),
 )
 async def create_follow_up(
-    ticket_id: int,
+    ticket_id: Id,
     request: Request,
     response: Response,
     session: SessionDep,

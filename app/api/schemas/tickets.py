@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
-from app.api.schemas.common import Email, Input, Name, Output, Phone
+from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.tickets import (
     ContactChannel,
@@ -46,8 +46,8 @@ def _not_blank(value: str) -> str:
 class TicketCreate(Input):
     customer_code: CustomerCode
     type: TicketType
-    category_id: int | None = None
-    order_id: int | None = None
+    category_id: IdRef | None = None
+    order_id: IdRef | None = None
     subject: Subject
     description: LongText
     severity: Severity = Severity.NORMAL
@@ -64,8 +64,8 @@ class FollowUpCreate(Input):
 
     customer_code: CustomerCode | None = None
     type: TicketType | None = None
-    category_id: int | None = None
-    order_id: int | None = None
+    category_id: IdRef | None = None
+    order_id: IdRef | None = None
     subject: Subject
     description: LongText
     severity: Severity = Severity.NORMAL
@@ -78,9 +78,9 @@ class FollowUpCreate(Input):
 
 
 class TicketUpdate(Input):
-    category_id: int | None = None
+    category_id: IdRef | None = None
     severity: Severity | None = None
-    assignee_id: int | None = None
+    assignee_id: IdRef | None = None
     subject: Subject | None = None
 
     @model_validator(mode="after")
@@ -204,7 +204,7 @@ class EventRead(Output):
     actor: ActorRead | None
     note: str | None
     reply_id: int | None = None
-    assignee_id: int | None = None
+    assignee_id: IdRef | None = None
     attachment_id: int | None = None
     created_at: datetime
 
@@ -268,7 +268,7 @@ class ReplyList(Output):
 class CategoryCreate(Input):
     type: TicketType
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    parent_id: int | None = None
+    parent_id: IdRef | None = None
 
 
 class CategoryUpdate(Input):

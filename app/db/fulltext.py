@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import snowballstemmer  # type: ignore[import-untyped]
@@ -131,8 +132,20 @@ async def index_ticket(session: AsyncSession, ticket_id: int) -> None:
             {"id": ticket_id},
         )
     ).all()
-    title = document(row.subject)
-    body = document(row.description, row.solution, *replies)
+    await index_ticket_text(session, ticket_id, row.subject, row.description, row.solution, replies)
+
+
+async def index_ticket_text(
+    session: AsyncSession,
+    ticket_id: int,
+    subject: str,
+    description: str,
+    solution: str | None = None,
+    replies: Sequence[str] = (),
+) -> None:
+    """Index a ticket from texts at hand (a new ticket: no need to read it back)."""
+    title = document(subject)
+    body = document(description, solution, *replies)
     await _store(session, "ticket_fts", "ticket_id", ticket_id, title, body)
 
 

@@ -113,7 +113,14 @@ def allowed_for(ticket: Ticket, actor: Actor) -> list[TicketStatus]:
 
 
 async def _next_number(session: AsyncSession, now: datetime) -> str:
-    """``T-YYYY-NNNNNN``: one atomic upsert, so concurrent openings never share a number."""
+    """``T-YYYY-NNNNNN``, from one atomic upsert of the year's counter.
+
+    The counter row stays locked until the creation commits, so numbers have no
+    gaps and never repeat; concurrent openings queue on that row for the rest of
+    their (short) transaction. A separate transaction for the counter would cut
+    the wait but needs a second connection per request, which can starve the
+    pool under load: measured in bench/RESULTS.md, the wait is not the bottleneck.
+    """
     dialect = fulltext.dialect_of(session)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
@@ -292,7 +299,7 @@ async def _create(
     ticket.customer = customer
     session.add(ticket)
     await session.flush()
-    await fulltext.index_ticket(session, ticket.id)
+    await fulltext.index_ticket_text(session, ticket.id, ticket.subject, ticket.description)
     await timeline.record(
         session, TicketOpened(ticket_id=ticket.id, actor=timeline.event_actor(actor))
     )

@@ -183,7 +183,10 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        "ix_ticket_severity_created_at", "ticket", ["severity", "created_at", "id"], unique=False
+        "ix_ticket_severity_created_at",
+        "ticket",
+        ["severity", sa.text("created_at DESC"), sa.text("id DESC")],
+        unique=False,
     )
     op.create_index(
         "ix_ticket_status_created_at", "ticket", ["status", "created_at", "id"], unique=False

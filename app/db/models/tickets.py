@@ -43,7 +43,6 @@ class Ticket(Base):
         Index("ix_ticket_status_created_at", "status", "created_at", "id"),
         Index("ix_ticket_created_at", "created_at", "id"),
         Index("ix_ticket_updated_at", "updated_at", "id"),
-        Index("ix_ticket_severity_created_at", "severity", "created_at", "id"),
         Index("ix_ticket_assignee_id_created_at", "assignee_id", "created_at", "id"),
         Index("ix_ticket_requester_id_created_at", "requester_id", "created_at", "id"),
         Index("ix_ticket_type_created_at", "type", "created_at", "id"),
@@ -90,6 +89,15 @@ class Ticket(Base):
 
     # Every UPDATE checks the version it read: two writers cannot both win.
     __mapper_args__ = {"version_id_col": version}
+
+
+# The severity sort is "blocking first, newest first": mixed directions need their own index.
+Index(
+    "ix_ticket_severity_created_at",
+    Ticket.severity,
+    Ticket.created_at.desc(),
+    Ticket.id.desc(),
+)
 
 
 class TicketEvent(Base):

@@ -32,10 +32,39 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.db import migrate  # noqa: E402
-from app.services.passwords import _hasher  # noqa: E402
+from app.db import migrate
+from app.services.passwords import _hasher
 
-WORDS = ["fattura", "fatture", "elettronica", "invio", "SdI", "errore", "stampa", "registro", "IVA", "magazzino", "inventario", "certificato", "dominio", "hosting", "pagamento", "bonifico", "disdetta", "factura", "error", "envio", "servidor", "invoice", "printer", "backup", "password", "login", "export", "report"]
+WORDS = [
+    "fattura",
+    "fatture",
+    "elettronica",
+    "invio",
+    "SdI",
+    "errore",
+    "stampa",
+    "registro",
+    "IVA",
+    "magazzino",
+    "inventario",
+    "certificato",
+    "dominio",
+    "hosting",
+    "pagamento",
+    "bonifico",
+    "disdetta",
+    "factura",
+    "error",
+    "envio",
+    "servidor",
+    "invoice",
+    "printer",
+    "backup",
+    "password",
+    "login",
+    "export",
+    "report",
+]
 
 
 def seed_sql(dialect: str, n: int) -> list[str]:

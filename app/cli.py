@@ -23,6 +23,8 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
+        # Sportello writes its own access log (app/api/middleware.py) without raw paths.
+        access_log=False,
     )
     return 0
 

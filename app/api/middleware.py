@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -68,8 +69,11 @@ class Metrics:
         )
 
 
+access_logger = logging.getLogger("sportello.access")
+
+
 class MetricsMiddleware:
-    """Counts and times requests per route template (never the raw path: bounded labels)."""
+    """Counts, times and logs requests per route template (never the raw path: bounded labels)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -115,4 +119,8 @@ class MetricsMiddleware:
             label = self._template(scope)
             method = str(scope.get("method", "GET"))
             self.metrics.requests.labels(method, label, str(status)).inc()
-            self.metrics.latency.labels(method, label).observe(time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            self.metrics.latency.labels(method, label).observe(elapsed)
+            # The access log names the route template, never the raw path or query:
+            # paths carry public-link tokens, queries carry what customers search for.
+            access_logger.info("%s %s %d %.1fms", method, label, status, elapsed * 1000)

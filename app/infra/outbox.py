@@ -2,12 +2,13 @@
 
 Three short steps, so no transaction is open while SMTP is talked to:
 
-1. **Claim**, in one transaction: the due rows (queued and due, or ``sending``
-   with an expired lease) are selected ``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
-   so concurrent workers take disjoint rows; on SQLite every write transaction
-   begins ``IMMEDIATE`` (see ``db/session.py``), so the claims of two workers
-   follow each other and the second finds the rows already leased. The rows
-   become ``sending``, their attempt counted, until the end of a lease.
+1. **Claim**, in one transaction: rows left ``sending`` past their lease are
+   queued again, then the due queued rows are selected ``FOR UPDATE SKIP
+   LOCKED`` on PostgreSQL, so concurrent workers take disjoint rows without
+   waiting for each other; on SQLite every write transaction begins
+   ``IMMEDIATE`` (see ``db/session.py``), so the claims of two workers follow
+   each other and the second finds the rows already leased. The rows become
+   ``sending``, their attempt counted, until the end of a lease.
 2. **Send**, outside any transaction, rendering each mail from its row.
 3. **Settle**, in one transaction: sent (and the public-link token wiped), or
    queued again after a backoff, or failed. Each update is guarded by the
@@ -74,6 +75,20 @@ async def claim(
     """Lease up to ``limit`` due notifications to this worker (step 1 above)."""
     now = utcnow()
     async with sessions.begin() as session:
+        # Leases that ran out (their worker died): due again, their attempt still counted.
+        expired = (
+            select(Notification.id)
+            .where(Notification.status == SENDING, Notification.next_attempt_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+        await session.execute(
+            update(Notification)
+            .where(Notification.id.in_(expired.scalar_subquery()))
+            .values(status=QUEUED)
+            .execution_options(synchronize_session=False)
+        )
+        # One status, in the order of the index on (status, next_attempt_at, id): a backlog
+        # of any size costs a claim no more than ``limit`` index entries.
         rows = (
             await session.execute(
                 select(
@@ -86,10 +101,7 @@ async def claim(
                     Notification.secret,
                     Notification.created_at,
                 )
-                .where(
-                    Notification.status.in_((QUEUED, SENDING)),
-                    Notification.next_attempt_at <= now,
-                )
+                .where(Notification.status == QUEUED, Notification.next_attempt_at <= now)
                 .order_by(Notification.next_attempt_at, Notification.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -105,6 +117,7 @@ async def claim(
                 attempts=Notification.attempts + 1,
                 next_attempt_at=now + timedelta(seconds=settings.mail_lease_seconds),
             )
+            .execution_options(synchronize_session=False)
         )
     return [
         Claimed(

@@ -73,7 +73,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_notification_status_next_attempt_at",
         "notification",
-        ["status", "next_attempt_at"],
+        ["status", "next_attempt_at", "id"],
         unique=False,
     )
     op.create_index("ix_notification_status_id", "notification", ["status", "id"], unique=False)

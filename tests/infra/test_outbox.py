@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -285,3 +289,29 @@ def test_the_api_answers_while_smtp_hangs_and_its_worker_delivers_when_smtp_is_b
     wait_for(lambda: len(mailbox.messages) == 2)
     assert all(m.subject.startswith(f"[{number}] ") for m in mailbox.messages)
     wait_for(lambda: statuses(db) == Counter({"sent": 2}))
+
+
+def test_a_sportello_worker_process_delivers_the_queued_mail(
+    desk: Desk, mailbox: SmtpSink, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    some_changes(desk)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
+    env.update(
+        SPORTELLO_DATABASE_URL=settings.database_url,
+        SPORTELLO_AUTO_MIGRATE="false",
+        SPORTELLO_MAIL_SERVER="127.0.0.1",
+        SPORTELLO_MAIL_PORT=str(mailbox.port),
+        SPORTELLO_MAIL_FROM=settings.mail_from,
+        SPORTELLO_SUPPORT_EMAIL=settings.support_email,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "--once"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(set(delivered_ids(mailbox))) == len(mailbox.messages) == 4
+    assert statuses(db) == Counter({"sent": 4})

@@ -29,8 +29,8 @@ class Notification(Base):
 
     __tablename__ = "notification"
     __table_args__ = (
-        # The dispatcher's claim: due rows of the two live statuses, oldest due first.
-        Index("ix_notification_status_next_attempt_at", "status", "next_attempt_at"),
+        # The dispatcher's claim: due queued rows, oldest due first; expired leases.
+        Index("ix_notification_status_next_attempt_at", "status", "next_attempt_at", "id"),
         # The admin list, newest first, by status or by ticket.
         Index("ix_notification_status_id", "status", "id"),
         Index("ix_notification_ticket_id_id", "ticket_id", "id"),

@@ -62,6 +62,7 @@ class SmtpSink:
         self.port = free_port()
         self.received: list[Received] = []
         self.rejected: set[str] = set()
+        """Addresses refused with a 550, as senders or as recipients."""
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -80,6 +81,15 @@ class SmtpSink:
     @property
     def running(self) -> bool:
         return self._controller is not None
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any
+    ) -> str:
+        if address.lower() in self.rejected:
+            return "550 5.7.1 Sender not allowed"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any

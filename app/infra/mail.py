@@ -220,7 +220,10 @@ class SmtpMailer:
                 if unavailable:
                     return
             except aiosmtplib.SMTPResponseException as exc:
-                unavailable = _unavailable_code(exc.code)
+                # A refused sender is the configuration's fault, the same for every mail.
+                unavailable = _unavailable_code(exc.code) or isinstance(
+                    exc, aiosmtplib.SMTPSenderRefused
+                )
                 outcomes[i] = Outcome(False, describe(exc, self.settings), unavailable)
                 if unavailable:
                     return

@@ -120,3 +120,25 @@ def test_a_subject_cannot_inject_headers() -> None:
     assert "\n" not in str(message["Subject"])
     assert message.get_all("Message-ID") == ["<notification-7.1700000000@sportello.example>"]
     assert message["Auto-Submitted"] == "auto-generated"
+
+
+@pytest.mark.parametrize(
+    ("fields", "variable"),
+    [
+        ({"mail_server": "smtp.example.com", "mail_from": "sportello@localhost"}, "MAIL_FROM"),
+        ({"mail_from": "not an address"}, "MAIL_FROM"),
+        ({"support_email": "desk"}, "SUPPORT_EMAIL"),
+        ({"public_base_url": "sportello.example.com"}, "PUBLIC_BASE_URL"),
+    ],
+)
+def test_bad_mail_settings_stop_the_start_naming_the_variable(
+    fields: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ValueError, match=f"SPORTELLO_{variable}"):
+        Settings(**fields, _env_file=None)  # type: ignore[arg-type]
+
+
+def test_without_a_mail_server_any_sender_will_do_and_the_desk_may_be_empty() -> None:
+    settings = Settings(support_email="", public_base_url="https://s.example/", _env_file=None)  # type: ignore[call-arg]
+    assert not settings.mail_enabled
+    assert settings.public_base_url == "https://s.example"

@@ -51,7 +51,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         engine = make_engine(settings)
-        sessions = make_sessionmaker(engine)
+        sessions = make_sessionmaker(engine, settings)
         try:
             if args.once:
                 await run_jobs_once(sessions, settings)

@@ -5,14 +5,17 @@ A bad value stops the start with pydantic's message, which names the variable.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 VAR_DIR = Path("var")
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
 
 class Settings(BaseSettings):
@@ -38,6 +41,14 @@ class Settings(BaseSettings):
     mail_from: str = "sportello@localhost"
     support_email: str = "support@localhost"
     public_base_url: str = "http://localhost:8000"
+    mail_from_name: str = Field(default="Sportello", max_length=100)
+    mail_timeout_seconds: int = Field(default=30, ge=1, le=600)
+    mail_max_attempts: int = Field(default=10, ge=1, le=100)
+    mail_retry_base_seconds: float = Field(default=30.0, ge=0, le=86400)
+    mail_retry_cap_seconds: float = Field(default=3600.0, ge=0, le=7 * 86400)
+    mail_lease_seconds: float = Field(default=300.0, gt=0, le=86400)
+    mail_batch_size: int = Field(default=50, ge=1, le=1000)
+    mail_retention_days: int = Field(default=90, ge=1, le=3650)
 
     storage_dir: Path = VAR_DIR / "attachments"
     max_attachments: int = Field(default=2, ge=0, le=20)
@@ -75,6 +86,36 @@ class Settings(BaseSettings):
                 "or postgresql+asyncpg://"
             )
         return value
+
+    @field_validator("mail_from", "support_email")
+    @classmethod
+    def _address(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        # The desk address may be empty (no mail to a desk); a sender may not.
+        if not value and info.field_name == "support_email":
+            return value
+        if len(value) > 320 or not _ADDRESS.fullmatch(value):
+            raise ValueError(f"SPORTELLO_{str(info.field_name).upper()} is not an e-mail address")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+            raise ValueError("SPORTELLO_PUBLIC_BASE_URL must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _sender_for_smtp(self) -> Settings:
+        """A mail server needs a sender it accepts: checked at start, not at the first mail."""
+        if self.mail_server:
+            try:
+                validate_email(self.mail_from, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise ValueError(
+                    f"SPORTELLO_MAIL_FROM is not a valid sender address for SMTP: {exc}"
+                ) from None
+        return self
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,8 +20,10 @@ from app.api.routers import (
     categories,
     customers,
     meta,
+    notifications,
     ops,
     orders,
+    public,
     replies,
     tickets,
     users,
@@ -30,6 +32,7 @@ from app.bootstrap import ensure_first_admin
 from app.config import Settings, get_settings
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
+from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.worker import run_forever
 
 API_PREFIX = "/api/v1"
@@ -46,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app_logging.configure(settings.log_level)
     engine = make_engine(settings)
-    sessions = make_sessionmaker(engine)
+    sessions = make_sessionmaker(engine, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tickets.router,
         replies.router,
         meta.router,
+        notifications.router,
+        public.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

@@ -1,4 +1,4 @@
-"""The worker: periodic jobs (and, later, the outbox dispatcher) run in a loop.
+"""The worker: periodic jobs and the e-mail outbox dispatcher run in a loop.
 
 It runs in the API process when ``RUN_WORKER`` is on, or as ``sportello worker``
 processes. Every job is safe to run in several workers at once: each claims or
@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.infra import outbox
 from app.services import auth as auth_service
+from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import tickets as ticket_service
 
 logger = logging.getLogger("sportello.worker")
@@ -25,6 +27,7 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 JOBS: list[tuple[str, Job]] = [
     ("purge_expired_credentials", auth_service.purge_expired),
     ("automatic_ticket_moves", ticket_service.automatic_moves),
+    ("purge_delivered_mail", outbox.purge_sent),
 ]
 
 
@@ -37,6 +40,11 @@ async def run_jobs_once(sessions: async_sessionmaker[AsyncSession], settings: Se
                 done += await job(session, settings)
         except Exception:
             logger.exception("job %s failed", name)
+    try:
+        # Its own transactions: it must not hold one open while it talks to SMTP.
+        done += await outbox.dispatch(sessions, settings)
+    except Exception:
+        logger.exception("the mail dispatcher failed")
     return done
 
 

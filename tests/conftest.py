@@ -32,6 +32,7 @@ from app.db.base import Base
 from app.db.session import make_engine, make_sessionmaker
 from app.main import create_app
 from tests.factories import SSL_CONTEXT, Desk
+from tests.smtp import SmtpSink
 
 T = TypeVar("T")
 
@@ -45,7 +46,7 @@ class Database:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
         self.engine: AsyncEngine = make_engine(settings)
-        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine, settings)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -99,7 +100,16 @@ def _reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback; the app's MAIL_SERVER points at it."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Settings:
     base = tmp_path_factory.mktemp("sportello")
     if PG_URL:
         _reset_postgres(PG_URL)
@@ -117,6 +127,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         admin_password="",
         public_base_url="http://sportello.test",
         support_email="desk@sportello.test",
+        mail_server="127.0.0.1",
+        mail_port=smtp.port,
+        mail_from="sportello@sportello.example",
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -189,6 +202,15 @@ def desk(live_server: str, db: Database, settings: Settings) -> Iterator[Desk]:
     d = Desk(f"{live_server}/api/v1", db, settings)
     yield d
     d.close()
+
+
+@pytest.fixture
+def mailbox(smtp: SmtpSink, db: Database) -> Iterator[SmtpSink]:
+    """The SMTP server, running and emptied before the test (and running after it)."""
+    smtp.start()
+    smtp.clear()
+    yield smtp
+    smtp.start()
 
 
 def pytest_report_header() -> str:

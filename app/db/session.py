@@ -41,9 +41,14 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(
+    engine: AsyncEngine, settings: Settings | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions; with ``settings`` in ``session.info``, for listeners that have only the session
+    (the e-mail outbox needs the desk's address)."""
     # expire_on_commit=False: responses are built from objects after the commit.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    info = {"settings": settings} if settings is not None else None
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

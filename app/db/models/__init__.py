@@ -10,6 +10,7 @@ from app.db.models.accounts import (
     User,
     str_enum,
 )
+from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.tickets import (
     Category,
     IdempotencyKey,
@@ -27,10 +28,12 @@ __all__ = [
     "CustomerOrder",
     "IdempotencyKey",
     "LoginFailure",
+    "Notification",
     "Reply",
     "Ticket",
     "TicketCounter",
     "TicketEvent",
+    "TicketPublicLink",
     "TimestampMixin",
     "User",
     "str_enum",

@@ -1,0 +1,1 @@
+"""The outside world (mail), behind small protocols."""

@@ -16,6 +16,7 @@ from app.api import problems
 from app.api.body import EXTRA_MODELS
 from app.api.middleware import Metrics, MetricsMiddleware, RequestIdMiddleware
 from app.api.routers import (
+    attachments,
     auth,
     categories,
     customers,
@@ -30,6 +31,7 @@ from app.bootstrap import ensure_first_admin
 from app.config import Settings, get_settings
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
+from app.infra.storage import make_storage
 from app.worker import run_forever
 
 API_PREFIX = "/api/v1"
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.metrics = Metrics()
+    app.state.storage = make_storage(settings.storage_dir)
 
     problems.install(app)
     for router in (
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         categories.router,
         tickets.router,
         replies.router,
+        attachments.router,
         meta.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
@@ -99,7 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "X-Request-ID",
+                "Retry-After",
+                "Content-Disposition",
+                "Content-Range",
+            ],
         )
     app.add_middleware(problems.UnexpectedErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.services import attachments as attachment_service
 from app.services import auth as auth_service
 from app.services import tickets as ticket_service
 
@@ -25,6 +26,7 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 JOBS: list[tuple[str, Job]] = [
     ("purge_expired_credentials", auth_service.purge_expired),
     ("automatic_ticket_moves", ticket_service.automatic_moves),
+    ("purge_orphan_attachments", attachment_service.purge_orphans),
 ]
 
 

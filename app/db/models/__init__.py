@@ -10,6 +10,7 @@ from app.db.models.accounts import (
     User,
     str_enum,
 )
+from app.db.models.attachments import Attachment
 from app.db.models.tickets import (
     Category,
     IdempotencyKey,
@@ -21,6 +22,7 @@ from app.db.models.tickets import (
 
 __all__ = [
     "ApiKey",
+    "Attachment",
     "AuthToken",
     "Category",
     "Customer",

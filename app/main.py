@@ -103,14 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=[
-                "ETag",
-                "Location",
-                "X-Request-ID",
-                "Retry-After",
-                "Content-Disposition",
-                "Content-Range",
-            ],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
         )
     app.add_middleware(problems.UnexpectedErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -26,6 +26,9 @@ from app.services.attachments import IncomingFile, Uploads
 PART_OVERHEAD = 16 * 1024
 """Room for the boundary and headers of each part in the bound on the whole body."""
 
+SPARE_PARTS = 8
+"""Parts allowed beyond the payload and the files: empty file fields of a browser form."""
+
 Kind = Literal["payload", "file", "skip"]
 
 
@@ -64,6 +67,7 @@ class MultipartReader:
         self.payload_max = payload_max
         self.payload: bytes | None = None
         self.done = False
+        self._parts = 0
         self._payload = bytearray()
         self._events: list[tuple[str, bytes]] = []
         self._part = _Part()
@@ -94,6 +98,9 @@ class MultipartReader:
         for kind, data in events:
             part = self._part
             if kind == "begin":
+                self._parts += 1
+                if self._parts > self.uploads.max_files + 1 + SPARE_PARTS:
+                    raise InvalidInput("The multipart body has too many parts.", ["body"])
                 self._part = _Part()
             elif kind == "field":
                 part.field_name += data

@@ -170,7 +170,8 @@ class _LocalWriter:
 
     async def abort(self) -> None:
         self._buffer.clear()
-        await asyncio.to_thread(self._abort)
+        if self._file is not None:
+            await asyncio.to_thread(self._abort)
 
 
 class LocalBlobStorage:

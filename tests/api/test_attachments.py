@@ -414,6 +414,7 @@ def test_bad_multipart_bodies(world: World, db: Database) -> None:
         (422, f"/tickets/{ticket['id']}/attachments", part("payload", payload) + end, None),
         (422, f"/tickets/{ticket['id']}/attachments", end, None),
         (422, f"/tickets/{ticket['id']}/attachments", part("files", b"", "vuoto.txt") + end, None),
+        (422, f"/tickets/{ticket['id']}/attachments", part("files", b"", "") * 12 + end, "parts"),
     ]
     for status, url, raw, words in cases:
         r = _post(world.user, url, raw)

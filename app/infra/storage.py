@@ -126,7 +126,6 @@ class _LocalWriter:
         self._hash = hashlib.sha256()
         self._buffer = bytearray()
         self._size = 0
-        self._closed = False
 
     @property
     def size(self) -> int:
@@ -156,7 +155,6 @@ class _LocalWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        self._closed = True
 
     async def finish(self) -> StagedBlob:
         await asyncio.to_thread(self._finish)
@@ -166,7 +164,6 @@ class _LocalWriter:
         if self._file is not None and not self._file.closed:
             self._file.close()
         self.path.unlink(missing_ok=True)
-        self._closed = True
 
     async def abort(self) -> None:
         self._buffer.clear()

@@ -16,6 +16,7 @@ from app.api import problems
 from app.api.body import EXTRA_MODELS
 from app.api.middleware import Metrics, MetricsMiddleware, RequestIdMiddleware
 from app.api.routers import (
+    attachments,
     auth,
     categories,
     customers,
@@ -32,6 +33,7 @@ from app.bootstrap import ensure_first_admin
 from app.config import Settings, get_settings
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
+from app.infra.storage import make_storage
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.worker import run_forever
 
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.metrics = Metrics()
+    app.state.storage = make_storage(settings.storage_dir)
 
     problems.install(app)
     for router in (
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         categories.router,
         tickets.router,
         replies.router,
+        attachments.router,
         meta.router,
         notifications.router,
         public.router,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.infra import outbox
+from app.services import attachments as attachment_service
 from app.services import auth as auth_service
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import tickets as ticket_service
@@ -28,6 +29,7 @@ JOBS: list[tuple[str, Job]] = [
     ("purge_expired_credentials", auth_service.purge_expired),
     ("automatic_ticket_moves", ticket_service.automatic_moves),
     ("purge_delivered_mail", outbox.purge_sent),
+    ("purge_orphan_attachments", attachment_service.purge_orphans),
 ]
 
 

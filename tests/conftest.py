@@ -64,6 +64,14 @@ class Database:
                     names = ", ".join(f'"{name}"' for name in tables)
                     await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
                 else:
+                    # SQLite enforces ON DELETE RESTRICT row by row: a table that refers to
+                    # itself (a follow-up's parent ticket) must lose those links first.
+                    for table in Base.metadata.sorted_tables:
+                        for fk in table.foreign_keys:
+                            if fk.column.table is table and fk.parent.nullable:
+                                await conn.execute(
+                                    text(f'UPDATE "{table.name}" SET "{fk.parent.name}" = NULL')  # noqa: S608
+                                )
                     for name in tables:
                         await conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608
 

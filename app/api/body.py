@@ -7,13 +7,18 @@ JSON with the same pydantic models (and the same 422 shape) as everywhere else.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.multipart import read_multipart
+from app.config import Settings
 from app.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from app.services.attachments import Uploads
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -87,7 +92,73 @@ def is_multipart(request: Request) -> bool:
     return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
 
 
-async def read_json_model(request: Request, model: type[M]) -> M:
+async def get_uploads(request: Request) -> AsyncIterator[Uploads]:
+    """The files of the request, cleaned up once the request is over.
+
+    Request-scoped on purpose: this runs after the session dependency has
+    committed or rolled back, so it sees a failed commit too, and then deletes
+    the blobs the request stored.
+    """
+    settings: Settings = request.app.state.settings
+    uploads = Uploads(
+        request.app.state.storage,
+        max_files=settings.max_attachments,
+        max_bytes=settings.max_attachment_bytes,
+    )
+    try:
+        yield uploads
+    except BaseException:
+        await uploads.close(failed=True)
+        raise
+    await uploads.close(failed=False)
+
+
+UploadsDep = Annotated[Uploads, Depends(get_uploads)]
+
+
+def files_only() -> dict[str, Any]:
+    """``openapi_extra`` for an endpoint that takes ``files`` parts and nothing else."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["files"],
+                        "properties": {
+                            "files": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    }
+
+
+async def read_files(request: Request, uploads: Uploads, session: AsyncSession) -> None:
+    """Read a body of ``files`` parts into ``uploads``."""
+    if not is_multipart(request):
+        raise UnsupportedMediaType("Send the files as multipart/form-data 'files' parts.")
+    await read_multipart(request, uploads, payload_max=None, session=session)
+
+
+async def read_json_model(
+    request: Request,
+    model: type[M],
+    uploads: Uploads | None = None,
+    session: AsyncSession | None = None,
+) -> M:
+    """The body as ``model``: JSON, or (given ``uploads``) multipart with a payload and files."""
+    if uploads is not None and is_multipart(request):
+        raw = await read_multipart(request, uploads, payload_max=MAX_JSON_BYTES, session=session)
+        assert raw is not None
+        if not raw.strip():
+            raise BadRequest("The payload part is empty.")
+        return validate_json(model, raw, loc=("body", "payload"))
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", ""):
         raise UnsupportedMediaType("Send the body as application/json.")

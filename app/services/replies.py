@@ -12,18 +12,26 @@ from app.domain.access import Actor
 from app.domain.errors import Conflict, Forbidden
 from app.domain.events import ReplyPosted, StatusChanged
 from app.domain.tickets import Visibility, after_reply, can_reply, mover_of
+from app.services import attachments as attachment_service
 from app.services import timeline
 from app.services.tickets import set_state, state_of
 from app.services.visibility import load_ticket
 
 
 async def post_reply(
-    session: AsyncSession, actor: Actor, ticket_id: int, *, body: str, visibility: Visibility
+    session: AsyncSession,
+    actor: Actor,
+    ticket_id: int,
+    *,
+    body: str,
+    visibility: Visibility,
+    uploads: attachment_service.Uploads | None = None,
 ) -> tuple[Reply, Ticket]:
     """Add a reply. Internal notes are for staff; a closed ticket takes none (open a follow-up).
 
     A customer's public reply wakes the ticket by itself (waiting for the customer
-    -> in progress, resolved -> open), recorded as the customer's move.
+    -> in progress, resolved -> open), recorded as the customer's move. The
+    files of ``uploads`` go with the reply (internal with an internal note).
     """
     ticket = await load_ticket(session, actor, ticket_id, write=True)
     if visibility is Visibility.INTERNAL and not actor.is_staff:
@@ -52,6 +60,7 @@ async def post_reply(
         session,
         ReplyPosted(ticket_id=ticket.id, reply_id=reply.id, visibility=visibility, actor=who),
     )
+    await attachment_service.attach(session, actor, ticket, uploads, reply=reply)
     if previous is not None:
         await timeline.record(
             session,

@@ -48,6 +48,7 @@ from app.domain.tickets import (
     mover_of,
     transition,
 )
+from app.services import attachments as attachment_service
 from app.services import timeline
 from app.services.visibility import load_ticket, ticket_query
 
@@ -228,6 +229,7 @@ async def open_ticket(
     parent: Ticket | None = None,
     idempotency_key: str | None = None,
     body_hash: str = "",
+    uploads: attachment_service.Uploads | None = None,
 ) -> tuple[Ticket, bool]:
     """Open a ticket (or a follow-up of ``parent``); returns it and whether it is new.
 
@@ -235,6 +237,7 @@ async def open_ticket(
     ticket and creates nothing. Two identical requests racing each other on
     PostgreSQL: the second waits on the key's unique index, its savepoint rolls
     back (no ticket, no number, no mail), and it answers with the first ticket.
+    The files of ``uploads`` are stored with the ticket, in the same savepoint.
     """
     require_scope(actor, Scope.TICKETS_WRITE)
     if idempotency_key is not None:
@@ -243,7 +246,7 @@ async def open_ticket(
             return first, False
     try:
         async with session.begin_nested():
-            ticket = await _create(session, actor, data, parent)
+            ticket = await _create(session, actor, data, parent, uploads)
             if idempotency_key is not None:
                 session.add(
                     IdempotencyKey(
@@ -265,7 +268,11 @@ async def open_ticket(
 
 
 async def _create(
-    session: AsyncSession, actor: Actor, data: NewTicket, parent: Ticket | None
+    session: AsyncSession,
+    actor: Actor,
+    data: NewTicket,
+    parent: Ticket | None,
+    uploads: attachment_service.Uploads | None = None,
 ) -> Ticket:
     customer = await _resolve_customer(session, actor, data.customer_code)
     if parent is not None and parent.customer_id != customer.id:
@@ -303,6 +310,7 @@ async def _create(
     await timeline.record(
         session, TicketOpened(ticket_id=ticket.id, actor=timeline.event_actor(actor))
     )
+    await attachment_service.attach(session, actor, ticket, uploads)
     return ticket
 
 
@@ -314,6 +322,7 @@ async def follow_up(
     *,
     idempotency_key: str | None = None,
     body_hash: str = "",
+    uploads: attachment_service.Uploads | None = None,
 ) -> tuple[Ticket, bool]:
     """A new ticket continuing a resolved or closed one (409 for a ticket still in work).
 
@@ -341,7 +350,13 @@ async def follow_up(
         contact=data.contact,
     )
     return await open_ticket(
-        session, actor, new, parent=parent, idempotency_key=idempotency_key, body_hash=body_hash
+        session,
+        actor,
+        new,
+        parent=parent,
+        idempotency_key=idempotency_key,
+        body_hash=body_hash,
+        uploads=uploads,
     )
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.db.models import Ticket
+from app.db.models import Attachment, Ticket
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import NotFound
 
@@ -46,3 +46,30 @@ async def load_ticket(
     if ticket is None:
         raise NotFound("No such ticket.")
     return ticket
+
+
+def visible_attachments(actor: Actor) -> ColumnElement[bool]:
+    """Files follow their ticket; the files of an internal reply are for staff only.
+
+    Use with a join to the ticket (or on a ticket already loaded with :func:`load_ticket`).
+    """
+    if actor.is_staff:
+        return true()
+    return Attachment.internal.is_(False)
+
+
+async def load_attachment(session: AsyncSession, actor: Actor, attachment_id: int) -> Attachment:
+    """The attachment if the caller may see it and its ticket, else NotFound (never Forbidden)."""
+    require_scope(actor, Scope.TICKETS_READ)
+    attachment = await session.scalar(
+        select(Attachment)
+        .join(Ticket, Ticket.id == Attachment.ticket_id)
+        .where(
+            Attachment.id == attachment_id,
+            visible_tickets(actor),
+            visible_attachments(actor),
+        )
+    )
+    if attachment is None:
+        raise NotFound("No such attachment.")
+    return attachment

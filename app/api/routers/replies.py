@@ -1,13 +1,15 @@
-"""Replies to a ticket: public answers and internal notes."""
+"""Replies to a ticket: public answers and internal notes, with their files."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.api.body import json_or_multipart, read_json_model
+from app.api.body import UploadsDep, json_or_multipart, read_json_model
 from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
-from app.api.schemas.tickets import ReplyCreate, ReplyList, ReplyRead
+from app.api.schemas.tickets import AttachmentRead, ReplyCreate, ReplyList, ReplyRead
+from app.db.models import Attachment
+from app.services import attachments as attachment_service
 from app.services import replies as reply_service
 from app.services import tickets as ticket_service
 
@@ -23,7 +25,12 @@ router = APIRouter(prefix="/tickets/{ticket_id}/replies", tags=["replies"])
 async def list_replies(ticket_id: Id, session: SessionDep, actor: CurrentActor) -> ReplyList:
     """Oldest first; customers never see internal notes."""
     rows = await reply_service.list_replies(session, actor, ticket_id)
-    return ReplyList(items=[ReplyRead.of(r) for r in rows])
+    files = await attachment_service.for_replies(session, actor, ticket_id, rows)
+    return ReplyList(items=[ReplyRead.of(r, _read(files[r.id])) for r in rows])
+
+
+def _read(files: list[Attachment]) -> list[AttachmentRead]:
+    return [AttachmentRead.model_validate(f) for f in files]
 
 
 @router.post(
@@ -38,6 +45,7 @@ async def create_reply(
     ticket_id: Id,
     request: Request,
     response: Response,
+    uploads: UploadsDep,
     session: SessionDep,
     actor: CurrentActor,
 ) -> ReplyRead:
@@ -47,10 +55,13 @@ async def create_reply(
     reply (409: open a follow-up). A customer's public reply moves a ticket waiting
     for them back to `in_progress`, and reopens a resolved one.
     """
-    body = await read_json_model(request, ReplyCreate)
+    body = await read_json_model(request, ReplyCreate, uploads, session)
     reply, ticket = await reply_service.post_reply(
-        session, actor, ticket_id, body=body.body, visibility=body.visibility
+        session, actor, ticket_id, body=body.body, visibility=body.visibility, uploads=uploads
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket_id}/replies/{reply.id}"
     response.headers["ETag"] = ticket_service.etag(ticket)
-    return ReplyRead.of(reply)
+    files: list[Attachment] = []
+    if uploads.files:
+        files = (await attachment_service.for_replies(session, actor, ticket.id, [reply]))[reply.id]
+    return ReplyRead.of(reply, _read(files))

@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.body import json_or_multipart, read_json_model
+from app.api.body import UploadsDep, json_or_multipart, read_json_model
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.tickets import (
+    AttachmentRead,
     EventList,
     EventRead,
     FollowUpCreate,
@@ -25,6 +27,7 @@ from app.db.models import Ticket
 from app.db.pagination import MAX_ID
 from app.domain.access import Actor
 from app.domain.tickets import Severity, TicketStatus, TicketType
+from app.services import attachments as attachment_service
 from app.services import tickets as ticket_service
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -44,9 +47,16 @@ IfMatch = Annotated[
 ]
 
 
-def detail(ticket: Ticket, actor: Actor, response: Response) -> TicketDetail:
+async def detail(
+    session: AsyncSession, ticket: Ticket, actor: Actor, response: Response
+) -> TicketDetail:
     response.headers["ETag"] = ticket_service.etag(ticket)
-    return TicketDetail.build(ticket, ticket_service.allowed_for(ticket, actor))
+    files = await attachment_service.for_ticket(session, actor, ticket)
+    return TicketDetail.build(
+        ticket,
+        ticket_service.allowed_for(ticket, actor),
+        [AttachmentRead.model_validate(f) for f in files],
+    )
 
 
 def _contact(body: TicketCreate | FollowUpCreate) -> ticket_service.Contact:
@@ -67,15 +77,17 @@ def _contact(body: TicketCreate | FollowUpCreate) -> ticket_service.Contact:
 async def create_ticket(
     request: Request,
     response: Response,
+    uploads: UploadsDep,
     session: SessionDep,
     actor: CurrentActor,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketDetail:
     """Open a ticket (JSON, or multipart with a `payload` part and up to two `files`).
 
-    A customer user may open tickets only for their own customer code.
+    A customer user may open tickets only for their own customer code. The
+    ticket and its files are stored together or not at all.
     """
-    body = await read_json_model(request, TicketCreate)
+    body = await read_json_model(request, TicketCreate, uploads, session)
     ticket, _ = await ticket_service.open_ticket(
         session,
         actor,
@@ -90,10 +102,11 @@ async def create_ticket(
             contact=_contact(body),
         ),
         idempotency_key=idempotency_key,
-        body_hash=ticket_service.request_hash(body.model_dump(mode="json")),
+        body_hash=ticket_service.request_hash(uploads.fingerprint(body.model_dump(mode="json"))),
+        uploads=uploads,
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
-    return detail(ticket, actor, response)
+    return await detail(session, ticket, actor, response)
 
 
 @router.get(
@@ -165,7 +178,9 @@ async def get_ticket(
     ticket_id: Id, response: Response, session: SessionDep, actor: CurrentActor
 ) -> TicketDetail:
     """One ticket, with `allowed_transitions` for the caller, and an `ETag`."""
-    return detail(await ticket_service.get(session, actor, ticket_id), actor, response)
+    return await detail(
+        session, await ticket_service.get(session, actor, ticket_id), actor, response
+    )
 
 
 @router.patch(
@@ -189,7 +204,7 @@ async def update_ticket(
     ticket = await ticket_service.update(
         session, actor, ticket_id, body.changes(), if_match=if_match
     )
-    return detail(ticket, actor, response)
+    return await detail(session, ticket, actor, response)
 
 
 @router.post(
@@ -216,7 +231,7 @@ async def change_ticket_status(
         note=body.note,
         if_match=if_match,
     )
-    return detail(ticket, actor, response)
+    return await detail(session, ticket, actor, response)
 
 
 @router.get(
@@ -243,12 +258,13 @@ async def create_follow_up(
     ticket_id: Id,
     request: Request,
     response: Response,
+    uploads: UploadsDep,
     session: SessionDep,
     actor: CurrentActor,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketDetail:
     """A new ticket continuing a resolved or closed one (`parent_id` points at it)."""
-    body = await read_json_model(request, FollowUpCreate)
+    body = await read_json_model(request, FollowUpCreate, uploads, session)
     ticket, _ = await ticket_service.follow_up(
         session,
         actor,
@@ -266,8 +282,9 @@ async def create_follow_up(
         ),
         idempotency_key=idempotency_key,
         body_hash=ticket_service.request_hash(
-            {"follow_up_of": ticket_id, **body.model_dump(mode="json")}
+            uploads.fingerprint({"follow_up_of": ticket_id, **body.model_dump(mode="json")})
         ),
+        uploads=uploads,
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
-    return detail(ticket, actor, response)
+    return await detail(session, ticket, actor, response)

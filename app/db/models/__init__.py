@@ -10,6 +10,7 @@ from app.db.models.accounts import (
     User,
     str_enum,
 )
+from app.db.models.attachments import Attachment
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.tickets import (
     Category,
@@ -22,6 +23,7 @@ from app.db.models.tickets import (
 
 __all__ = [
     "ApiKey",
+    "Attachment",
     "AuthToken",
     "Category",
     "Customer",

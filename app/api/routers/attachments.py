@@ -1,0 +1,209 @@
+"""Attachments: add files to a ticket, list them, read their metadata, download them."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from app.api.body import UploadsDep, files_only, read_files
+from app.api.deps import CurrentActor, Cursor, Id, Limit, SessionDep
+from app.api.problems import problem_response, responses
+from app.api.schemas.attachments import AttachmentsAdded
+from app.api.schemas.common import Page
+from app.api.schemas.tickets import AttachmentRead
+from app.domain.attachments import TEXT
+from app.infra.storage import BlobStorage
+from app.services import attachments as attachment_service
+
+logger = logging.getLogger("sportello.attachments")
+
+router = APIRouter(tags=["attachments"])
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file", "content": {"application/octet-stream": _BINARY}},
+    206: {
+        "description": "The requested part of the file (`Range: bytes=first-last`)",
+        "content": {"application/octet-stream": _BINARY},
+    },
+    304: {"description": "Not modified (`If-None-Match` names the current ETag)"},
+    **responses(401, 403, 404, 416, 422),
+}
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class _Unsatisfiable(Exception):
+    pass
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, stop)`` asked by a single-range ``Range`` header; None for the whole file.
+
+    A header this server does not serve (several ranges, another unit, a
+    malformed one) is ignored, as RFC 9110 allows: the answer is the whole file.
+    A range that starts past the end cannot be served at all (416).
+    """
+    match = _RANGE.match(header.strip()) if header else None
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first:
+        if not last:
+            return None
+        suffix = int(last)
+        if suffix == 0:
+            raise _Unsatisfiable
+        return max(0, size - suffix), size
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise _Unsatisfiable
+    return start, size if not last else min(int(last) + 1, size)
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the safe name: quoted ASCII for old clients, UTF-8 for the others."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r'[^\x20-\x7e]|["\\%]', "_", ascii_name)
+    stem, dot, ext = ascii_name.rpartition(".")
+    if not (stem if dot else ascii_name).strip(" ._"):
+        ascii_name = f"attachment.{ext}" if dot else "attachment"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@router.post(
+    "/tickets/{ticket_id}/attachments",
+    response_model=AttachmentsAdded,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="add_ticket_attachments",
+    responses=responses(400, 401, 403, 404, 409, 413, 415, 422),
+    openapi_extra=files_only(),
+)
+async def add_ticket_attachments(
+    ticket_id: Id,
+    request: Request,
+    uploads: UploadsDep,
+    session: SessionDep,
+    actor: CurrentActor,
+) -> AttachmentsAdded:
+    """Add files to a ticket (`files` parts, at most `max_attachments`); 409 if it is closed.
+
+    Each file is judged by its content: images (PNG, JPEG, GIF, WebP), videos
+    (MP4, WebM), PDF and plain text are taken, anything else is 415.
+    """
+    await read_files(request, uploads, session)
+    rows = await attachment_service.add_to_ticket(session, actor, ticket_id, uploads)
+    return AttachmentsAdded(attachments=[AttachmentRead.model_validate(r) for r in rows])
+
+
+@router.get(
+    "/tickets/{ticket_id}/attachments",
+    response_model=Page[AttachmentRead],
+    operation_id="list_ticket_attachments",
+    responses=responses(400, 401, 403, 404, 422),
+)
+async def list_ticket_attachments(
+    ticket_id: Id,
+    session: SessionDep,
+    actor: CurrentActor,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[AttachmentRead]:
+    """Every file of the ticket the caller may see (those of its replies included), oldest first."""
+    rows, next_cursor = await attachment_service.list_page(
+        session, actor, ticket_id, limit=limit, cursor=cursor
+    )
+    return Page(items=[AttachmentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response_model=AttachmentRead,
+    operation_id="get_attachment",
+    responses=responses(401, 403, 404, 422),
+)
+async def get_attachment(
+    attachment_id: Id, session: SessionDep, actor: CurrentActor
+) -> AttachmentRead:
+    """An attachment's metadata: the same visibility as its ticket (and its reply)."""
+    return AttachmentRead.model_validate(
+        await attachment_service.get(session, actor, attachment_id)
+    )
+
+
+@router.get(
+    "/attachments/{attachment_id}/content",
+    response_class=Response,
+    operation_id="download_attachment",
+    responses=_CONTENT_RESPONSES,
+)
+async def download_attachment(
+    attachment_id: Id,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    range_: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
+    if_range: Annotated[str | None, Header(alias="If-Range", max_length=200)] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=2000)] = None,
+) -> Response:
+    """The file, streamed, always as a download (`Content-Disposition: attachment`).
+
+    `Range: bytes=first-last` (one range) gets a 206 with that part, so videos
+    can be played and long downloads resumed; `ETag` is the SHA-256 of the content.
+    """
+    attachment = await attachment_service.get(session, actor, attachment_id)
+    storage: BlobStorage = request.app.state.storage
+    size = await storage.size(attachment.sha256)
+    if size is None:
+        logger.error("the content of attachment %s is missing from the storage", attachment.id)
+        return problem_response(
+            request,
+            500,
+            slug="internal-error",
+            title="Internal server error",
+            detail="The file cannot be read now; quote the request id to support.",
+        )
+    etag = f'"{attachment.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-cache",
+        "Content-Disposition": content_disposition(attachment.filename),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    }
+    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    media_type = f"{TEXT}; charset=utf-8" if attachment.content_type == TEXT else None
+    media_type = media_type or attachment.content_type
+    try:
+        wanted = byte_range(range_, size) if if_range in (None, etag) else None
+    except _Unsatisfiable:
+        return problem_response(
+            request,
+            416,
+            slug="range-not-satisfiable",
+            title="Range not satisfiable",
+            detail=f"The file has {size} bytes.",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    start, stop = wanted or (0, size)
+    headers["Content-Length"] = str(stop - start)
+    code = status.HTTP_200_OK
+    if wanted is not None:
+        code = status.HTTP_206_PARTIAL_CONTENT
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return StreamingResponse(
+        storage.read(attachment.sha256, start, stop),
+        status_code=code,
+        headers=headers,
+        media_type=media_type,
+    )

@@ -63,6 +63,13 @@ class Database:
                     names = ", ".join(f'"{name}"' for name in tables)
                     await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
                 else:
+                    # ON DELETE RESTRICT acts row by row on SQLite: cut self-references first.
+                    for table in Base.metadata.sorted_tables:
+                        for fk in table.foreign_keys:
+                            if fk.column.table is table:
+                                await conn.execute(
+                                    text(f'UPDATE "{table.name}" SET "{fk.parent.name}" = NULL')  # noqa: S608
+                                )
                     for name in tables:
                         await conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -26,12 +26,13 @@ from app.db.models import (
     TicketEvent,
     User,
 )
-from app.db.pagination import decode_cursor, encode_cursor
+from app.db.pagination import MAX_ID, decode_cursor, encode_cursor
 from app.domain.access import Actor, Role, Scope, require_scope, require_staff
 from app.domain.errors import (
     BadRequest,
     Conflict,
     InvalidInput,
+    NotFound,
     PreconditionFailed,
 )
 from app.domain.events import StatusChanged, TicketAssigned, TicketOpened
@@ -210,7 +211,12 @@ async def _replay(session: AsyncSession, actor: Actor, key: str, body_hash: str)
             "This Idempotency-Key was used with another request body.",
             ["header", "Idempotency-Key"],
         )
-    return await load_ticket(session, actor, row.ticket_id)
+    # Not load_ticket: a key allowed to create (tickets:write) gets its retry answered like
+    # its first request, even without tickets:read.
+    first = await session.scalar(ticket_query(actor).where(Ticket.id == row.ticket_id))
+    if first is None:
+        raise NotFound("No such ticket.")
+    return first
 
 
 async def open_ticket(
@@ -311,8 +317,10 @@ async def follow_up(
     """A new ticket continuing a resolved or closed one (409 for a ticket still in work).
 
     Customer code and type default from the followed ticket, and so does the
-    category while the type stays the same.
+    category while the type stays the same. A key without ``tickets:write`` is refused
+    before the followed ticket's state is looked at.
     """
+    require_scope(actor, Scope.TICKETS_WRITE)
     parent = await load_ticket(session, actor, parent_id)
     if not can_follow_up(parent.status):
         raise Conflict("Only a resolved or closed ticket can be followed up; reply to it instead.")
@@ -537,14 +545,20 @@ def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
 
 
 def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after the cursor's key, in the order of ``sort``."""
+    """Rows strictly after the cursor's key, in the order of ``sort``.
+
+    The key came from a client: every part is checked, so a forged cursor is a 400,
+    never a value the database refuses (a 500).
+    """
     try:
-        if key[0] != sort.value:
+        if not key or key[0] != sort.value:
             raise ValueError
         if sort is Sort.SEVERITY:
+            if len(key) != 4:
+                raise ValueError
             severity = Severity(key[1])
-            at = datetime.fromisoformat(key[2])
-            last_id = int(key[3])
+            at = _cursor_time(key[2])
+            last_id = _cursor_id(key[3])
             return or_(
                 Ticket.severity > severity,
                 and_(
@@ -552,16 +566,31 @@ def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
                     tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(at), last_id),
                 ),
             )
-        at = datetime.fromisoformat(key[1])
-        last_id = int(key[2])
-        if at.tzinfo is None:
+        if len(key) != 3:
             raise ValueError
-    except (ValueError, TypeError, IndexError):
+        at = _cursor_time(key[1])
+        last_id = _cursor_id(key[2])
+    except (ValueError, TypeError, OverflowError):
         raise BadRequest("The cursor is not valid for this sort.") from None
     column = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
     if sort.value.startswith("-"):
         return tuple_(column, Ticket.id) < tuple_(_at(at), last_id)
     return tuple_(column, Ticket.id) > tuple_(_at(at), last_id)
+
+
+def _cursor_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError
+    return at.astimezone(UTC)
+
+
+def _cursor_id(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+        raise ValueError
+    return value
 
 
 def _at(value: datetime) -> Any:

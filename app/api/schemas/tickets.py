@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
 
 from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone
 from app.db.models import Category, Reply, Ticket, TicketEvent
@@ -18,8 +18,31 @@ from app.domain.tickets import (
 )
 
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# Not stripped (a description's layout is the customer's), but never only blanks.
+LongText = Annotated[
+    str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_not_blank)
+]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+"""A point in time given by a client: with its UTC offset (RFC 3339), within the years 1-9999."""
+
 CustomerCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
 
@@ -37,12 +60,6 @@ class ContactOut(Output):
     preferred_channel: ContactChannel
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
 class TicketCreate(Input):
     customer_code: CustomerCode
     type: TicketType
@@ -52,11 +69,6 @@ class TicketCreate(Input):
     description: LongText
     severity: Severity = Severity.NORMAL
     contact: ContactIn = Field(default_factory=ContactIn)
-
-    @model_validator(mode="after")
-    def _description_not_blank(self) -> TicketCreate:
-        _not_blank(self.description)
-        return self
 
 
 class FollowUpCreate(Input):
@@ -70,11 +82,6 @@ class FollowUpCreate(Input):
     description: LongText
     severity: Severity = Severity.NORMAL
     contact: ContactIn = Field(default_factory=ContactIn)
-
-    @model_validator(mode="after")
-    def _description_not_blank(self) -> FollowUpCreate:
-        _not_blank(self.description)
-        return self
 
 
 class TicketUpdate(Input):
@@ -236,11 +243,6 @@ class EventList(Output):
 class ReplyCreate(Input):
     body: LongText
     visibility: Visibility = Visibility.PUBLIC
-
-    @model_validator(mode="after")
-    def _body_not_blank(self) -> ReplyCreate:
-        _not_blank(self.body)
-        return self
 
 
 class ReplyRead(Output):

@@ -431,9 +431,13 @@ async def update(
     *,
     if_match: str | None = None,
 ) -> Ticket:
-    """Staff edit category, severity, assignee and subject (never the status)."""
-    require_staff(actor, Scope.TICKETS_WRITE)
+    """Staff edit category, severity, assignee and subject (never the status).
+
+    The ticket is loaded before the role is checked: another customer's ticket is a
+    404 for a customer user, like every other endpoint under it, and never a 403.
+    """
     ticket = await load_ticket(session, actor, ticket_id, write=True)
+    require_staff(actor, Scope.TICKETS_WRITE)
     check_if_match(ticket, if_match)
     if "category_id" in changes:
         await _check_category(session, changes["category_id"], ticket.type)

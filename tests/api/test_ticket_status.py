@@ -60,9 +60,14 @@ def test_every_move_is_allowed_or_refused_as_the_contract_says(desk: Desk, who: 
     moves = CUSTOMER_MOVES if who == "customer" else AGENT_MOVES
     ticket = desk.ticket(desk.admin(), customer)
     url = f"/tickets/{ticket['id']}/status"
+    # Admins and keys make the agent's moves: each legal one is tried, and of the refusals
+    # those back to open (resolved -> open is the customer's alone).
+    exhaustive = who in ("customer", "agent")
     for frm in STATUSES:
         expected = allowed(moves, frm)
         for to in STATUSES:
+            if not exhaustive and (frm, to) not in moves and to != "open":
+                continue
             desk.set_status(ticket, frm)
             if to == frm:
                 shown = client.get(f"/tickets/{ticket['id']}")

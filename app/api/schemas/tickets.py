@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator
 
 from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone
 from app.db.models import Category, Reply, Ticket, TicketEvent
@@ -90,12 +90,13 @@ class TicketUpdate(Input):
     assignee_id: IdRef | None = None
     subject: Subject | None = None
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> TicketUpdate:
-        for name in ("severity", "subject"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    @field_validator("severity", "subject")
+    @classmethod
+    def _no_nulls(cls, value: object) -> object:
+        # Called only for fields given: omitted means "unchanged", null is refused (at its loc).
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

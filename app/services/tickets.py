@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -549,28 +549,13 @@ def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
 
 
 def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after the cursor's key, in the order of ``sort``.
+    """Rows strictly after the cursor's key, in the order of ``sort`` (not ``severity``).
 
     The key came from a client: every part is checked, so a forged cursor is a 400,
     never a value the database refuses (a 500).
     """
     try:
-        if not key or key[0] != sort.value:
-            raise ValueError
-        if sort is Sort.SEVERITY:
-            if len(key) != 4:
-                raise ValueError
-            severity = Severity(key[1])
-            at = _cursor_time(key[2])
-            last_id = _cursor_id(key[3])
-            return or_(
-                Ticket.severity > severity,
-                and_(
-                    Ticket.severity == severity,
-                    tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(at), last_id),
-                ),
-            )
-        if len(key) != 3:
+        if len(key) != 3 or key[0] != sort.value:
             raise ValueError
         at = _cursor_time(key[1])
         last_id = _cursor_id(key[2])
@@ -580,6 +565,15 @@ def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
     if sort.value.startswith("-"):
         return tuple_(column, Ticket.id) < tuple_(_at(at), last_id)
     return tuple_(column, Ticket.id) > tuple_(_at(at), last_id)
+
+
+def _severity_cursor(key: list[Any]) -> tuple[Severity, datetime, int]:
+    try:
+        if len(key) != 4 or key[0] != Sort.SEVERITY.value:
+            raise ValueError
+        return Severity(key[1]), _cursor_time(key[2]), _cursor_id(key[3])
+    except (ValueError, TypeError, OverflowError):
+        raise BadRequest("The cursor is not valid for this sort.") from None
 
 
 def _cursor_time(value: Any) -> datetime:
@@ -612,10 +606,38 @@ def _order(sort: Sort) -> list[Any]:
         return [Ticket.updated_at.asc(), Ticket.id.asc()]
     if sort is Sort.UPDATED_DESC:
         return [Ticket.updated_at.desc(), Ticket.id.desc()]
-    if sort is Sort.SEVERITY:
-        # "blocking" sorts before "normal": the urgent first, newest first within.
-        return [Ticket.severity.asc(), Ticket.created_at.desc(), Ticket.id.desc()]
     return [Ticket.created_at.desc(), Ticket.id.desc()]
+
+
+# "blocking" sorts before "normal": the urgent first.
+SEVERITY_ORDER = sorted(Severity, key=lambda s: s.value)
+
+
+async def _page_by_severity(
+    session: AsyncSession, stmt: Select[Ticket], n: int, key: list[Any] | None
+) -> list[Ticket]:
+    """Up to ``n`` rows by severity, newest first within each: one index range per severity.
+
+    A single ``ORDER BY severity, created_at DESC`` mixes directions, which the
+    (severity, created_at, id) index cannot serve: PostgreSQL would read and sort every
+    ticket for every page. Severity by severity, the order is one backward scan of it.
+    """
+    start = _severity_cursor(key) if key is not None else None
+    rows: list[Ticket] = []
+    for severity in SEVERITY_ORDER:
+        part = stmt.where(Ticket.severity == severity)
+        if start is not None:
+            if SEVERITY_ORDER.index(severity) < SEVERITY_ORDER.index(start[0]):
+                continue
+            if severity is start[0]:
+                part = part.where(
+                    tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
+                )
+        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
+        rows.extend((await session.scalars(part)).all())
+        if len(rows) >= n:
+            break
+    return rows
 
 
 async def list_page(
@@ -633,9 +655,13 @@ async def list_page(
     stmt = ticket_query(actor)
     for clause in _filter_clauses(dialect, filters):
         stmt = stmt.where(clause)
-    if cursor is not None:
-        stmt = stmt.where(_after(sort, decode_cursor(cursor)))
-    rows = list((await session.scalars(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
+    key = decode_cursor(cursor) if cursor is not None else None
+    if sort is Sort.SEVERITY:
+        rows = await _page_by_severity(session, stmt, limit + 1, key)
+    else:
+        if key is not None:
+            stmt = stmt.where(_after(sort, key))
+        rows = list((await session.scalars(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, encode_cursor(_sort_key(rows[-1], sort))

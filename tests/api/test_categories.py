@@ -107,6 +107,7 @@ def test_renaming_an_area_keeps_its_sub_areas(desk: Desk) -> None:
         {"type": "technical", "name": ""},
         {"type": "technical", "name": "   "},
         {"type": "technical", "name": "x" * 101},
+        {"type": "technical", "name": "Magazzino\x00"},
         {"type": "support", "name": "Altro"},
         {"name": "Senza tipo"},
         {"type": "technical", "name": "Altro", "parent_id": 0},

@@ -157,6 +157,7 @@ def test_an_api_key_replies_in_its_own_name(desk: Desk) -> None:
         {"body": ""},
         {"body": "  \n "},
         {"body": "x" * 20_001},
+        {"body": "Ecco\x00"},
         {"body": "ok", "visibility": "secret"},
         {"visibility": "public"},
         {"body": "ok", "author_id": 1},

@@ -242,6 +242,11 @@ def test_an_order_ticket_needs_an_order_of_that_customer(desk: Desk, db: Databas
         ("subject", "s" * 201, False),
         ("subject", "", False),
         ("subject", "   ", False),
+        # NUL cannot be stored in PostgreSQL text: refused for every database alike.
+        ("subject", "Stampa\x00", False),
+        ("subject", "Riga\x07", False),
+        ("description", "Prima riga\n\tseconda riga\r\n", True),
+        ("description", "Testo\x00nascosto", False),
         ("description", "d", True),
         ("description", "d" * 20_000, True),
         ("description", "d" * 20_001, False),

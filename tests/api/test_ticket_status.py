@@ -213,6 +213,8 @@ def test_a_closed_ticket_moves_no_more(desk: Desk) -> None:
         {"status": "closed", "note": "n" * 2001},
         {"status": "closed", "assignee_id": 1},
         {"status": "resolved", "solution": "s" * 20_001},
+        {"status": "resolved", "solution": "Fatto\x00"},
+        {"status": "closed", "note": "Nota\x00"},
     ],
 )
 def test_bad_status_bodies_are_422(desk: Desk, body: dict[str, Any]) -> None:

@@ -17,7 +17,13 @@ from app.domain.tickets import (
     Visibility,
 )
 
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _text(value: str) -> str:
+    """No control characters but tab and line breaks: PostgreSQL cannot store NUL in text
+    (the insert would fail as a 500), and the others have no business in a ticket."""
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
 
 
 def _not_blank(value: str) -> str:
@@ -26,11 +32,27 @@ def _not_blank(value: str) -> str:
     return value
 
 
+Subject = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_text),
+]
 # Not stripped (a description's layout is the customer's), but never only blanks.
 LongText = Annotated[
-    str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_not_blank)
+    str,
+    StringConstraints(min_length=1, max_length=20_000),
+    AfterValidator(_text),
+    AfterValidator(_not_blank),
 ]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Note = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_text)
+]
+Solution = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_text)]
+CategoryName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_text),
+]
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -43,7 +65,11 @@ def _as_utc(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_as_utc)]
 """A point in time given by a client: with its UTC offset (RFC 3339), within the years 1-9999."""
 
-CustomerCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+CustomerCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32),
+    AfterValidator(_text),
+]
 
 
 class ContactIn(Input):
@@ -104,7 +130,7 @@ class TicketUpdate(Input):
 
 class StatusChange(Input):
     status: TicketStatus
-    solution: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    solution: Solution | None = None
     note: Note | None = None
 
 
@@ -270,12 +296,12 @@ class ReplyList(Output):
 
 class CategoryCreate(Input):
     type: TicketType
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: CategoryName
     parent_id: IdRef | None = None
 
 
 class CategoryUpdate(Input):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: CategoryName
 
 
 class CategoryRead(Output):

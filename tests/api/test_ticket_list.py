@@ -456,3 +456,24 @@ def test_the_search_is_backed_by_the_databases_own_index(db: Database) -> None:
         index = db.scalar("SELECT indexdef FROM pg_indexes WHERE tablename = 'ticket_fts'"
                           " AND indexdef ILIKE '%gin%'")  # fmt: skip
         assert index and "document" in index
+
+
+def test_a_long_conversation_keeps_taking_replies_with_a_bounded_index(desk: Desk) -> None:
+    customer = desk.customer(email="ced@acme.example")
+    agent = desk.agent()
+    ticket = desk.ticket(agent, customer, subject="Log", description="Errore di sincronizzazione.")
+    now = desk.db_time(datetime.now(UTC))
+    # A long exchange of log pastes, straight into the database (not what is tested here).
+    for word in ("magazzino", "inventario", "giacenza", "ordinativo"):
+        desk.db.execute(
+            "INSERT INTO reply (ticket_id, author_name, author_role, body, visibility, created_at)"
+            " VALUES (:t, 'Log', 'agent', :body, 'public', :now)",
+            t=ticket["id"],
+            body=(word + " ") * 4000,
+            now=now,
+        )
+    r = agent.post(f"/tickets/{ticket['id']}/replies", json={"body": "Parola zanzibar in coda."})
+    assert r.status_code == 201, r.text
+    # The ticket text and the earlier replies are found; what lies past the bound is not.
+    for q, found in [("sincronizzazione", True), ("magazzino", True), ("zanzibar", False)]:
+        assert subjects(agent.get("/tickets", params={"q": q})) == (["Log"] if found else []), q

@@ -405,3 +405,7 @@ def test_the_same_key_sent_at_once_from_many_threads_makes_one_ticket(
             problem(r, 409)
     assert ticket_count(db) == 1
     assert db.scalar("SELECT count(*) FROM ticket_event") == 1
+    # The requests that lost the race used up no number either.
+    [first] = {r.json()["number"] for r in answers if r.status_code == 201}
+    following = desk.ticket(key, customer, subject="La prossima")["number"]
+    assert int(following[-6:]) == int(first[-6:]) + 1

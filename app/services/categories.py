@@ -74,7 +74,8 @@ async def create(
     return category
 
 
-async def rename(session: AsyncSession, actor: Actor, category_id: int, name: str) -> Category:
+async def rename(session: AsyncSession, actor: Actor, category_id: int, name: str) -> Node:
+    """Rename a category; returned with its sub-areas, so the answer reads like the tree's node."""
     require_admin(actor)
     category = await session.get(Category, category_id)
     if category is None:
@@ -82,4 +83,9 @@ async def rename(session: AsyncSession, actor: Actor, category_id: int, name: st
     await _ensure_unique(session, category.type, category.parent_id, name, category.id)
     category.name = name
     await session.flush()
-    return category
+    children = await session.scalars(
+        select(Category)
+        .where(Category.parent_id == category.id)
+        .order_by(Category.name, Category.id)
+    )
+    return Node(category, [Node(child) for child in children])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,12 +26,13 @@ from app.db.models import (
     TicketEvent,
     User,
 )
-from app.db.pagination import decode_cursor, encode_cursor
+from app.db.pagination import MAX_ID, decode_cursor, encode_cursor
 from app.domain.access import Actor, Role, Scope, require_scope, require_staff
 from app.domain.errors import (
     BadRequest,
     Conflict,
     InvalidInput,
+    NotFound,
     PreconditionFailed,
 )
 from app.domain.events import StatusChanged, TicketAssigned, TicketOpened
@@ -218,7 +219,12 @@ async def _replay(session: AsyncSession, actor: Actor, key: str, body_hash: str)
             "This Idempotency-Key was used with another request body.",
             ["header", "Idempotency-Key"],
         )
-    return await load_ticket(session, actor, row.ticket_id)
+    # Not load_ticket: a key allowed to create (tickets:write) gets its retry answered like
+    # its first request, even without tickets:read.
+    first = await session.scalar(ticket_query(actor).where(Ticket.id == row.ticket_id))
+    if first is None:
+        raise NotFound("No such ticket.")
+    return first
 
 
 async def open_ticket(
@@ -327,8 +333,10 @@ async def follow_up(
     """A new ticket continuing a resolved or closed one (409 for a ticket still in work).
 
     Customer code and type default from the followed ticket, and so does the
-    category while the type stays the same.
+    category while the type stays the same. A key without ``tickets:write`` is refused
+    before the followed ticket's state is looked at.
     """
+    require_scope(actor, Scope.TICKETS_WRITE)
     parent = await load_ticket(session, actor, parent_id)
     if not can_follow_up(parent.status):
         raise Conflict("Only a resolved or closed ticket can be followed up; reply to it instead.")
@@ -445,9 +453,13 @@ async def update(
     *,
     if_match: str | None = None,
 ) -> Ticket:
-    """Staff edit category, severity, assignee and subject (never the status)."""
-    require_staff(actor, Scope.TICKETS_WRITE)
+    """Staff edit category, severity, assignee and subject (never the status).
+
+    The ticket is loaded before the role is checked: another customer's ticket is a
+    404 for a customer user, like every other endpoint under it, and never a 403.
+    """
     ticket = await load_ticket(session, actor, ticket_id, write=True)
+    require_staff(actor, Scope.TICKETS_WRITE)
     check_if_match(ticket, if_match)
     if "category_id" in changes:
         await _check_category(session, changes["category_id"], ticket.type)
@@ -559,31 +571,46 @@ def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
 
 
 def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after the cursor's key, in the order of ``sort``."""
+    """Rows strictly after the cursor's key, in the order of ``sort`` (not ``severity``).
+
+    The key came from a client: every part is checked, so a forged cursor is a 400,
+    never a value the database refuses (a 500).
+    """
     try:
-        if key[0] != sort.value:
+        if len(key) != 3 or key[0] != sort.value:
             raise ValueError
-        if sort is Sort.SEVERITY:
-            severity = Severity(key[1])
-            at = datetime.fromisoformat(key[2])
-            last_id = int(key[3])
-            return or_(
-                Ticket.severity > severity,
-                and_(
-                    Ticket.severity == severity,
-                    tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(at), last_id),
-                ),
-            )
-        at = datetime.fromisoformat(key[1])
-        last_id = int(key[2])
-        if at.tzinfo is None:
-            raise ValueError
-    except (ValueError, TypeError, IndexError):
+        at = _cursor_time(key[1])
+        last_id = _cursor_id(key[2])
+    except (ValueError, TypeError, OverflowError):
         raise BadRequest("The cursor is not valid for this sort.") from None
     column = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
     if sort.value.startswith("-"):
         return tuple_(column, Ticket.id) < tuple_(_at(at), last_id)
     return tuple_(column, Ticket.id) > tuple_(_at(at), last_id)
+
+
+def _severity_cursor(key: list[Any]) -> tuple[Severity, datetime, int]:
+    try:
+        if len(key) != 4 or key[0] != Sort.SEVERITY.value:
+            raise ValueError
+        return Severity(key[1]), _cursor_time(key[2]), _cursor_id(key[3])
+    except (ValueError, TypeError, OverflowError):
+        raise BadRequest("The cursor is not valid for this sort.") from None
+
+
+def _cursor_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError
+    return at.astimezone(UTC)
+
+
+def _cursor_id(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+        raise ValueError
+    return value
 
 
 def _at(value: datetime) -> Any:
@@ -601,10 +628,38 @@ def _order(sort: Sort) -> list[Any]:
         return [Ticket.updated_at.asc(), Ticket.id.asc()]
     if sort is Sort.UPDATED_DESC:
         return [Ticket.updated_at.desc(), Ticket.id.desc()]
-    if sort is Sort.SEVERITY:
-        # "blocking" sorts before "normal": the urgent first, newest first within.
-        return [Ticket.severity.asc(), Ticket.created_at.desc(), Ticket.id.desc()]
     return [Ticket.created_at.desc(), Ticket.id.desc()]
+
+
+# "blocking" sorts before "normal": the urgent first.
+SEVERITY_ORDER = sorted(Severity, key=lambda s: s.value)
+
+
+async def _page_by_severity(
+    session: AsyncSession, stmt: Select[Ticket], n: int, key: list[Any] | None
+) -> list[Ticket]:
+    """Up to ``n`` rows by severity, newest first within each: one index range per severity.
+
+    A single ``ORDER BY severity, created_at DESC`` mixes directions, which the
+    (severity, created_at, id) index cannot serve: PostgreSQL would read and sort every
+    ticket for every page. Severity by severity, the order is one backward scan of it.
+    """
+    start = _severity_cursor(key) if key is not None else None
+    rows: list[Ticket] = []
+    for severity in SEVERITY_ORDER:
+        part = stmt.where(Ticket.severity == severity)
+        if start is not None:
+            if SEVERITY_ORDER.index(severity) < SEVERITY_ORDER.index(start[0]):
+                continue
+            if severity is start[0]:
+                part = part.where(
+                    tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
+                )
+        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
+        rows.extend((await session.scalars(part)).all())
+        if len(rows) >= n:
+            break
+    return rows
 
 
 async def list_page(
@@ -622,9 +677,13 @@ async def list_page(
     stmt = ticket_query(actor)
     for clause in _filter_clauses(dialect, filters):
         stmt = stmt.where(clause)
-    if cursor is not None:
-        stmt = stmt.where(_after(sort, decode_cursor(cursor)))
-    rows = list((await session.scalars(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
+    key = decode_cursor(cursor) if cursor is not None else None
+    if sort is Sort.SEVERITY:
+        rows = await _page_by_severity(session, stmt, limit + 1, key)
+    else:
+        if key is not None:
+            stmt = stmt.where(_after(sort, key))
+        rows = list((await session.scalars(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, encode_cursor(_sort_key(rows[-1], sort))

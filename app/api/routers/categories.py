@@ -55,4 +55,4 @@ async def update_category(
     category_id: Id, body: CategoryUpdate, session: SessionDep, actor: CurrentActor
 ) -> CategoryRead:
     """Rename a category (admin)."""
-    return CategoryRead.of(await category_service.rename(session, actor, category_id, body.name))
+    return _read(await category_service.rename(session, actor, category_id, body.name))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -17,6 +16,7 @@ from app.api.schemas.tickets import (
     EventList,
     EventRead,
     FollowUpCreate,
+    Instant,
     StatusChange,
     TicketCreate,
     TicketDetail,
@@ -136,9 +136,9 @@ async def list_tickets(
             description="Full text over subject, description, solution and public replies.",
         ),
     ] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    updated_after: datetime | None = None,
+    created_after: Instant | None = None,
+    created_before: Instant | None = None,
+    updated_after: Instant | None = None,
     sort: ticket_service.Sort = ticket_service.Sort.CREATED_DESC,
     limit: Limit = 25,
     cursor: Cursor = None,

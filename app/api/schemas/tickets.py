@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator
 
 from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone
 from app.db.models import Category, Reply, Ticket, TicketEvent
@@ -17,10 +17,59 @@ from app.domain.tickets import (
     Visibility,
 )
 
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-CustomerCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+def _text(value: str) -> str:
+    """No control characters but tab and line breaks: PostgreSQL cannot store NUL in text
+    (the insert would fail as a 500), and the others have no business in a ticket."""
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Subject = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_text),
+]
+# Not stripped (a description's layout is the customer's), but never only blanks.
+LongText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=20_000),
+    AfterValidator(_text),
+    AfterValidator(_not_blank),
+]
+Note = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_text)
+]
+Solution = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_text)]
+CategoryName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_text),
+]
+
+
+def _as_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+"""A point in time given by a client: with its UTC offset (RFC 3339), within the years 1-9999."""
+
+CustomerCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32),
+    AfterValidator(_text),
+]
 
 
 class ContactIn(Input):
@@ -37,12 +86,6 @@ class ContactOut(Output):
     preferred_channel: ContactChannel
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
 class TicketCreate(Input):
     customer_code: CustomerCode
     type: TicketType
@@ -52,11 +95,6 @@ class TicketCreate(Input):
     description: LongText
     severity: Severity = Severity.NORMAL
     contact: ContactIn = Field(default_factory=ContactIn)
-
-    @model_validator(mode="after")
-    def _description_not_blank(self) -> TicketCreate:
-        _not_blank(self.description)
-        return self
 
 
 class FollowUpCreate(Input):
@@ -71,11 +109,6 @@ class FollowUpCreate(Input):
     severity: Severity = Severity.NORMAL
     contact: ContactIn = Field(default_factory=ContactIn)
 
-    @model_validator(mode="after")
-    def _description_not_blank(self) -> FollowUpCreate:
-        _not_blank(self.description)
-        return self
-
 
 class TicketUpdate(Input):
     category_id: IdRef | None = None
@@ -83,12 +116,13 @@ class TicketUpdate(Input):
     assignee_id: IdRef | None = None
     subject: Subject | None = None
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> TicketUpdate:
-        for name in ("severity", "subject"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    @field_validator("severity", "subject")
+    @classmethod
+    def _no_nulls(cls, value: object) -> object:
+        # Called only for fields given: omitted means "unchanged", null is refused (at its loc).
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -96,7 +130,7 @@ class TicketUpdate(Input):
 
 class StatusChange(Input):
     status: TicketStatus
-    solution: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    solution: Solution | None = None
     note: Note | None = None
 
 
@@ -237,11 +271,6 @@ class ReplyCreate(Input):
     body: LongText
     visibility: Visibility = Visibility.PUBLIC
 
-    @model_validator(mode="after")
-    def _body_not_blank(self) -> ReplyCreate:
-        _not_blank(self.body)
-        return self
-
 
 class ReplyRead(Output):
     id: int
@@ -267,12 +296,12 @@ class ReplyList(Output):
 
 class CategoryCreate(Input):
     type: TicketType
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: CategoryName
     parent_id: IdRef | None = None
 
 
 class CategoryUpdate(Input):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: CategoryName
 
 
 class CategoryRead(Output):

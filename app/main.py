@@ -19,6 +19,7 @@ from app.api.routers import (
     auth,
     categories,
     customers,
+    knowledge,
     meta,
     ops,
     orders,
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tickets.router,
         replies.router,
         meta.router,
+        knowledge.router,
+        knowledge.solutions,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

@@ -10,6 +10,7 @@ from app.db.models.accounts import (
     User,
     str_enum,
 )
+from app.db.models.knowledge import KbArticle
 from app.db.models.tickets import (
     Category,
     IdempotencyKey,
@@ -26,6 +27,7 @@ __all__ = [
     "Customer",
     "CustomerOrder",
     "IdempotencyKey",
+    "KbArticle",
     "LoginFailure",
     "Reply",
     "Ticket",

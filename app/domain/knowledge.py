@@ -12,8 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from app.domain.tickets import LACK_OF_RESPONSE
+
 SUGGESTIONS = 5
 """At most this many articles, and this many solved tickets, per suggestion."""
+
+NOT_ANSWERS = frozenset(LACK_OF_RESPONSE.values())
+"""Solutions that answer nothing: a ticket the system resolved for lack of response is not a
+problem solved, and neither is one closed without a solution (withdrawn by its customer)."""
 
 CANDIDATES = 30
 """How many of the database's best matches the rule looks at, per kind."""

@@ -1,8 +1,9 @@
 """Self-service: search the problems already solved, and suggest answers to a draft ticket.
 
 Both read the tickets' full-text index (subject, description, solution, public
-replies) restricted to resolved and closed tickets the caller may see: a
-customer's own and their colleagues', never another customer's.
+replies) restricted to the resolved and closed tickets the caller may see (a
+customer's own and their colleagues', never another customer's) that have a
+solution worth reading.
 """
 
 from __future__ import annotations
@@ -10,20 +11,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
 from app.db.models import KbArticle, Ticket
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import InvalidInput
-from app.domain.knowledge import CANDIDATES, Candidate, choose
+from app.domain.knowledge import CANDIDATES, NOT_ANSWERS, Candidate, choose
 from app.domain.tickets import TicketStatus, TicketType
 from app.services.articles import ranked_page
 from app.services.customers import get_by_code
 from app.services.visibility import ticket_query
 
 SOLVED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+
+def solved(stmt: Select[Ticket]) -> Select[Ticket]:
+    """Only tickets whose solution may answer someone else's problem.
+
+    The constants are written into the statement (``literal_execute``): bound, they
+    let PostgreSQL's cached generic plan guess one matching ticket and read every
+    ticket first (measured: 1.8 s instead of 55 ms over 400,000 tickets).
+    """
+    return stmt.where(
+        Ticket.status.in_(bindparam("solved", [s.value for s in SOLVED], literal_execute=True)),
+        Ticket.solution.is_not(None),
+        Ticket.solution.not_in(bindparam("not_answers", sorted(NOT_ANSWERS), literal_execute=True)),
+    )
 
 
 async def search_solutions(
@@ -43,12 +58,7 @@ async def search_solutions(
     hits = fulltext.scored(
         fulltext.dialect_of(session), "ticket_fts", "ticket_id", groups, any_word=False
     ).subquery("hits")
-    stmt = (
-        ticket_query(actor)
-        .add_columns(hits.c.score)
-        .join(hits, hits.c.id == Ticket.id)
-        .where(Ticket.status.in_(SOLVED))
-    )
+    stmt = solved(ticket_query(actor)).add_columns(hits.c.score).join(hits, hits.c.id == Ticket.id)
     if customer_id is not None:
         stmt = stmt.where(Ticket.customer_id == customer_id)
     rows, next_cursor = await ranked_page(
@@ -76,8 +86,11 @@ async def suggest(session: AsyncSession, actor: Actor, draft: Draft) -> Suggesti
 
     Any of the draft's words may match; the database ranks, and the rule of
     :func:`app.domain.knowledge.choose` keeps those that share enough words with
-    the draft. Staff see every customer's solved tickets unless they name one
-    with ``customer_code``, as when opening a ticket on a customer's behalf.
+    the draft. The tickets are the customer's: a customer user's own company's,
+    or, for staff, the one they name with ``customer_code`` (as when opening a
+    ticket on a customer's behalf). Staff naming none get articles only: ranking
+    any-word matches over every customer's tickets costs seconds at a million
+    tickets, and ``GET /solutions`` searches them all.
     """
     require_scope(actor, Scope.KB_READ)
     require_scope(actor, Scope.TICKETS_READ)
@@ -85,10 +98,10 @@ async def suggest(session: AsyncSession, actor: Actor, draft: Draft) -> Suggesti
     groups = fulltext.draft_groups(draft.subject, draft.description)
     if not groups:
         return Suggestions()
-    return Suggestions(
-        articles=await _articles(session, groups),
-        tickets=await _tickets(session, actor, groups, customer_id, draft.type),
-    )
+    tickets = []
+    if customer_id is not None:
+        tickets = await _tickets(session, actor, groups, customer_id, draft.type)
+    return Suggestions(articles=await _articles(session, groups), tickets=tickets)
 
 
 async def _customer_of(session: AsyncSession, actor: Actor, code: str | None) -> int | None:
@@ -122,21 +135,18 @@ async def _tickets(
     session: AsyncSession,
     actor: Actor,
     groups: list[tuple[str, ...]],
-    customer_id: int | None,
+    customer_id: int,
     ticket_type: TicketType | None,
 ) -> list[tuple[Ticket, float]]:
     hits = fulltext.scored(
         fulltext.dialect_of(session), "ticket_fts", "ticket_id", groups, any_word=True
     ).subquery("hits")
+    stmt = solved(ticket_query(actor)).add_columns(hits.c.score).join(hits, hits.c.id == Ticket.id)
     stmt = (
-        ticket_query(actor)
-        .add_columns(hits.c.score)
-        .join(hits, hits.c.id == Ticket.id)
-        .where(Ticket.status.in_(SOLVED))
+        stmt.where(Ticket.customer_id == customer_id)
+        .order_by(hits.c.score.desc(), Ticket.id)
+        .limit(CANDIDATES)
     )
-    if customer_id is not None:
-        stmt = stmt.where(Ticket.customer_id == customer_id)
-    stmt = stmt.order_by(hits.c.score.desc(), Ticket.id).limit(CANDIDATES)
     rows = (await session.execute(stmt)).all()
     return await _choose(session, "ticket_fts", "ticket_id", groups, rows, ticket_type)
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from app.config import Settings
+from app.services import tickets as ticket_service
+from tests.conftest import Database
 from tests.factories import Desk
 
 
@@ -108,6 +112,38 @@ def test_the_solution_and_public_replies_are_searched_but_never_internal_notes(
     assert subjects(user.get("/solutions", params={"q": "aliquote"})) == ["Registri IVA"]
     for client in (user, agent):
         assert subjects(client.get("/solutions", params={"q": "moroso"})) == []
+
+
+def test_tickets_closed_without_an_answer_are_not_solutions(
+    desk: Desk, db: Database, settings: Settings
+) -> None:
+    agent = desk.agent()
+    customer = desk.customer()
+    answered = solved(agent, customer, "Casella PEC piena", "Svuotata la casella PEC.")
+    withdrawn = open_ticket(agent, customer, "Casella PEC non riceve")
+    move(desk.customer_user(customer), withdrawn, "closed")  # the customer withdraws it
+    # Left waiting for the customer past the timeout: resolved by the worker "for lack of response".
+    silent = open_ticket(agent, customer, "Casella PEC lenta")
+    move(agent, silent, "waiting_customer")
+    long_ago = datetime.now(UTC) - timedelta(days=settings.waiting_timeout_days + 1)
+    if db.dialect == "sqlite":
+        long_ago = long_ago.replace(tzinfo=None)
+    db.execute(
+        "UPDATE ticket SET status_changed_at = :at WHERE id = :id", at=long_ago, id=silent["id"]
+    )
+
+    async def run_the_job() -> int:
+        async with db.sessions.begin() as session:
+            return await ticket_service.automatic_moves(session, settings)
+
+    assert db.run(run_the_job()) == 1
+    assert agent.get(f"/tickets/{silent['id']}").json()["status"] == "resolved"
+    assert subjects(agent.get("/solutions", params={"q": "casella pec"})) == [answered["subject"]]
+    r = agent.post(
+        "/kb/suggest",
+        json={"subject": "Casella PEC", "description": "pec", "customer_code": customer["code"]},
+    )
+    assert [t["id"] for t in r.json()["tickets"]] == [answered["id"]]
 
 
 def test_every_word_must_match_and_the_best_come_first(desk: Desk) -> None:

@@ -133,8 +133,9 @@ async def suggest_answers(
     """Before a ticket is opened: up to 5 published articles and up to 5 solved tickets of the
     caller's customer most likely to answer it, best first.
 
-    A draft that shares too few words with anything gets fewer suggestions, or none.
-    An API key needs `kb:read` and `tickets:read`.
+    Staff (and API keys) name the customer with `customer_code` to get its solved
+    tickets too. A draft that shares too few words with anything gets fewer
+    suggestions, or none. An API key needs `kb:read` and `tickets:read`.
     """
     found = await suggestion_service.suggest(
         session,

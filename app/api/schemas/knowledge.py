@@ -85,8 +85,9 @@ class SuggestRequest(Input):
     type: TicketType | None = None
     customer_code: CustomerCode | None = Field(
         default=None,
-        description="Staff: whose solved tickets to suggest (default: every customer's). "
-        "A customer user may give only their own.",
+        description="Whose solved tickets to suggest: staff name the customer (without it "
+        "they get articles only); a customer user's are their own company's, and they may "
+        "give only their own code.",
     )
 
 

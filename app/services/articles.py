@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from app.db import fulltext
 from app.db.base import utcnow
 from app.db.models import Category, KbArticle
-from app.db.pagination import MAX_ID, decode_cursor, encode_cursor, page_by_id
+from app.db.pagination import page_by_id, ranked_page
 from app.domain.access import Actor, Locale, Scope, require_scope, require_staff
-from app.domain.errors import BadRequest, InvalidInput
+from app.domain.errors import InvalidInput
 from app.services.visibility import load_article, visible_articles
 
 INDEXED = ("title", "body")
@@ -131,46 +129,3 @@ async def list_page(
         session, ranked, hits.c.score, KbArticle.id, limit=limit, cursor=cursor
     )
     return [article for article, _ in rows], next_cursor
-
-
-async def ranked_page(
-    session: AsyncSession,
-    stmt: Select[Any],
-    score: ColumnElement[float],
-    id_column: InstrumentedAttribute[int],
-    *,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Any], str | None]:
-    """One page of ``stmt`` (whose last column is ``score``), best first, keyset on (score, id).
-
-    The cursor is the last row's (score, id): the next page is what ranks strictly
-    after it, so a deep page costs what the first does.
-    """
-    if cursor is not None:
-        last_score, last_id = _score_key(decode_cursor(cursor))
-        stmt = stmt.where(or_(score < last_score, and_(score == last_score, id_column > last_id)))
-    rows = list(
-        (await session.execute(stmt.order_by(score.desc(), id_column).limit(limit + 1))).all()
-    )
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        return rows, encode_cursor(["score", float(last[-1]), int(last[0].id)])
-    return rows, None
-
-
-def _score_key(key: list[Any]) -> tuple[float, int]:
-    """A (score, id) cursor; one of another kind of page is a 400."""
-    if (
-        len(key) == 3
-        and key[0] == "score"
-        and isinstance(key[1], int | float)
-        and not isinstance(key[1], bool)
-        and math.isfinite(key[1])
-        and isinstance(key[2], int)
-        and not isinstance(key[2], bool)
-        and 0 <= key[2] <= MAX_ID
-    ):
-        return float(key[1]), key[2]
-    raise BadRequest("The cursor is not valid for this search.")

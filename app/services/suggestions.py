@@ -8,23 +8,25 @@ solution worth reading.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
 from app.db.models import KbArticle, Ticket
+from app.db.pagination import ranked_page
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import InvalidInput
 from app.domain.knowledge import CANDIDATES, NOT_ANSWERS, Candidate, choose
 from app.domain.tickets import TicketStatus, TicketType
-from app.services.articles import ranked_page
 from app.services.customers import get_by_code
 from app.services.visibility import ticket_query
 
 SOLVED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+R = TypeVar("R", KbArticle, Ticket)
 
 
 def solved(stmt: Select[Ticket]) -> Select[Ticket]:
@@ -128,7 +130,9 @@ async def _articles(
         .limit(CANDIDATES)
     )
     rows = (await session.execute(stmt)).all()
-    return await _choose(session, "kb_article_fts", "kb_article_id", groups, rows, None)
+    return await _choose(
+        session, "kb_article_fts", "kb_article_id", groups, rows, lambda _article: False
+    )
 
 
 async def _tickets(
@@ -148,7 +152,9 @@ async def _tickets(
         .limit(CANDIDATES)
     )
     rows = (await session.execute(stmt)).all()
-    return await _choose(session, "ticket_fts", "ticket_id", groups, rows, ticket_type)
+    return await _choose(
+        session, "ticket_fts", "ticket_id", groups, rows, lambda t: t.type is ticket_type
+    )
 
 
 async def _choose(
@@ -156,17 +162,18 @@ async def _choose(
     table: str,
     key: str,
     groups: list[tuple[str, ...]],
-    rows: Any,
-    ticket_type: TicketType | None,
-) -> list[Any]:
-    by_id = {row[0].id: (row[0], float(row[1])) for row in rows}
+    rows: Sequence[Row[R, float]],
+    same_type: Callable[[R], bool],
+) -> list[tuple[R, float]]:
+    """Judge the database's best matches by the domain's rule; keep the chosen, best first."""
+    by_id = {item.id: (item, float(score)) for item, score in rows}
     found = await fulltext.indexed_words(session, table, key, list(by_id))
     candidates = [
         Candidate(
             id=row_id,
             score=score,
-            matched=fulltext.matched(groups, found.get(row_id, (frozenset(), frozenset()))[1]),
-            same_type=ticket_type is not None and getattr(item, "type", None) is ticket_type,
+            matched=fulltext.matched(groups, found.get(row_id, frozenset())),
+            same_type=same_type(item),
         )
         for row_id, (item, score) in by_id.items()
     ]

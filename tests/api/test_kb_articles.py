@@ -256,3 +256,23 @@ def test_bad_fields_are_422_and_nothing_is_written(desk: Desk) -> None:
         problem(agent.patch(f"/kb/articles/{article['id']}", json={field: None}), 422)
     problem(agent.patch(f"/kb/articles/{article['id']}", json={"category_id": 999999}), 422)
     assert agent.get(f"/kb/articles/{article['id']}").json() == article
+
+
+def test_bodies_are_bounded_json(desk: Desk) -> None:
+    agent = desk.agent()
+    # A body past the bound is refused as it streams in, whatever it claims to be.
+    huge = b'{"title": "x", "locale": "it", "body": "' + b"x" * (1024 * 1024) + b'"}'
+    headers = {"content-type": "application/json"}
+    problem(agent.post("/kb/articles", content=huge, headers=headers), 413)
+    problem(agent.post("/kb/suggest", content=huge, headers=headers), 413)
+    # Yet the longest body an article may have fits, even spelt in JSON escapes.
+    longest = "\\u00e8" * 100_000
+    raw = '{"title": "Lungo", "locale": "it", "body": "' + longest + '"}'
+    r = agent.post("/kb/articles", content=raw.encode(), headers=headers)
+    assert r.status_code == 201, r.text[:200]
+    assert r.json()["body"] == "è" * 100_000
+    problem(agent.post("/kb/articles", content=b"{not json", headers=headers), 400)
+    problem(agent.post("/kb/articles", content=b"", headers=headers), 400)
+    problem(
+        agent.post("/kb/articles", content=b"title=x", headers={"content-type": "text/plain"}), 415
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel
 
+from app.api.body import EXTRA_MODELS, MAX_JSON_BYTES, read_limited, validate_json
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.problems import responses
 from app.api.schemas.common import Page
@@ -20,11 +22,42 @@ from app.api.schemas.knowledge import (
 )
 from app.api.schemas.tickets import TicketRead
 from app.domain.access import Locale
+from app.domain.errors import BadRequest, UnsupportedMediaType
 from app.services import articles as article_service
 from app.services import suggestions as suggestion_service
 
 router = APIRouter(prefix="/kb", tags=["knowledge"])
 solutions = APIRouter(prefix="/solutions", tags=["knowledge"])
+
+M = TypeVar("M", bound=BaseModel)
+
+ARTICLE_JSON_BYTES = 1024 * 1024
+"""An article's body is up to 100,000 characters, which JSON may spell in up to 6 bytes each
+(``\\uXXXX``): a body past a MiB is refused (413) as it streams in."""
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring the JSON body that the handler reads itself with :func:`read`."""
+    if model not in EXTRA_MODELS:
+        EXTRA_MODELS.append(model)
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+async def read(request: Request, model: type[M], limit: int = MAX_JSON_BYTES) -> M:
+    """The JSON body as ``model``, refused with 413 as soon as it passes ``limit`` bytes.
+
+    FastAPI's own body parameters read a body of any size into memory before
+    validating it; these endpoints take text from customers, so they bound it.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/json", ""):
+        raise UnsupportedMediaType("Send the body as application/json.")
+    raw = await read_limited(request, limit)
+    if not raw:
+        raise BadRequest("The request body is empty.")
+    return validate_json(model, raw)
+
 
 Search = Annotated[
     str | None,
@@ -41,12 +74,14 @@ Search = Annotated[
     response_model=ArticleRead,
     status_code=status.HTTP_201_CREATED,
     operation_id="create_article",
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 413, 415, 422),
+    openapi_extra=json_body(ArticleCreate),
 )
 async def create_article(
-    body: ArticleCreate, response: Response, session: SessionDep, actor: CurrentActor
+    request: Request, response: Response, session: SessionDep, actor: CurrentActor
 ) -> ArticleRead:
     """Write an article (agents, admins; an API key needs `kb:write`); a draft until published."""
+    body = await read(request, ArticleCreate, ARTICLE_JSON_BYTES)
     article = await article_service.create(session, actor, **body.model_dump())
     response.headers["Location"] = f"/api/v1/kb/articles/{article.id}"
     return ArticleRead.model_validate(article)
@@ -100,12 +135,14 @@ async def get_article(article_id: Id, session: SessionDep, actor: CurrentActor) 
     "/articles/{article_id}",
     response_model=ArticleRead,
     operation_id="update_article",
-    responses=responses(400, 401, 403, 404, 422),
+    responses=responses(400, 401, 403, 404, 413, 415, 422),
+    openapi_extra=json_body(ArticleUpdate),
 )
 async def update_article(
-    article_id: Id, body: ArticleUpdate, session: SessionDep, actor: CurrentActor
+    article_id: Id, request: Request, session: SessionDep, actor: CurrentActor
 ) -> ArticleRead:
     """Change an article (agents, admins); publish it with `"published": true`."""
+    body = await read(request, ArticleUpdate, ARTICLE_JSON_BYTES)
     article = await article_service.update(session, actor, article_id, body.changes())
     return ArticleRead.model_validate(article)
 
@@ -125,10 +162,11 @@ async def delete_article(article_id: Id, session: SessionDep, actor: CurrentActo
     "/suggest",
     response_model=Suggestions,
     operation_id="suggest_answers",
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 413, 415, 422),
+    openapi_extra=json_body(SuggestRequest),
 )
 async def suggest_answers(
-    body: SuggestRequest, session: SessionDep, actor: CurrentActor
+    request: Request, session: SessionDep, actor: CurrentActor
 ) -> Suggestions:
     """Before a ticket is opened: up to 5 published articles and up to 5 solved tickets of the
     caller's customer most likely to answer it, best first.
@@ -137,6 +175,7 @@ async def suggest_answers(
     tickets too. A draft that shares too few words with anything gets fewer
     suggestions, or none. An API key needs `kb:read` and `tickets:read`.
     """
+    body = await read(request, SuggestRequest)
     found = await suggestion_service.suggest(
         session,
         actor,

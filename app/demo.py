@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db.models import Customer
 from app.db.session import make_engine, make_sessionmaker
+from app.demo_articles import load_demo_articles
 from app.domain.access import Locale, Role
 from app.domain.orders import OrderKind, OrderStatus
 from app.domain.tickets import TicketType
@@ -159,6 +160,7 @@ async def load_demo_data(settings: Settings) -> bool:
                     phone=None,
                     locale=locale,
                 )
+            await load_demo_articles(session)
         return True
     finally:
         await engine.dispose()

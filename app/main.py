@@ -20,6 +20,7 @@ from app.api.routers import (
     auth,
     categories,
     customers,
+    knowledge,
     meta,
     notifications,
     ops,
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         meta.router,
         notifications.router,
         public.router,
+        knowledge.router,
+        knowledge.solutions,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -71,3 +72,46 @@ async def page_by_id(
         last = rows[-1]
         return rows, encode_cursor([getattr(last, id_column.key)])
     return rows, None
+
+
+async def ranked_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    score: ColumnElement[float],
+    id_column: InstrumentedAttribute[int],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """One page of ``stmt`` (an entity, ..., ``score`` last), best first, keyset on (score, id).
+
+    The cursor is the last row's (score, id): the next page is what ranks strictly
+    after it, so a deep page costs what the first does.
+    """
+    if cursor is not None:
+        last_score, last_id = _score_key(decode_cursor(cursor))
+        stmt = stmt.where(or_(score < last_score, and_(score == last_score, id_column > last_id)))
+    rows = list(
+        (await session.execute(stmt.order_by(score.desc(), id_column).limit(limit + 1))).all()
+    )
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        return rows, encode_cursor(["score", float(last[-1]), getattr(last[0], id_column.key)])
+    return rows, None
+
+
+def _score_key(key: list[Any]) -> tuple[float, int]:
+    """A (score, id) cursor; one of another kind of page is a 400."""
+    if (
+        len(key) == 3
+        and key[0] == "score"
+        and isinstance(key[1], int | float)
+        and not isinstance(key[1], bool)
+        and math.isfinite(key[1])
+        and isinstance(key[2], int)
+        and not isinstance(key[2], bool)
+        and 0 <= key[2] <= MAX_ID
+    ):
+        return float(key[1]), key[2]
+    raise BadRequest("The cursor is not valid for this search.")

@@ -25,6 +25,8 @@ class Scope(StrEnum):
     CUSTOMERS_WRITE = "customers:write"
     ORDERS_READ = "orders:read"
     ORDERS_WRITE = "orders:write"
+    KB_READ = "kb:read"
+    KB_WRITE = "kb:write"
 
 
 class Locale(StrEnum):

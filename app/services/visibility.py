@@ -1,4 +1,4 @@
-"""Who may see which ticket: the one rule, used by every single-ticket load and every list."""
+"""Who may see which ticket (and which article): the one rule, used by every load and every list."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.db.models import Attachment, Ticket
+from app.db.models import Attachment, KbArticle, Ticket
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import NotFound
 
@@ -24,6 +24,27 @@ def ticket_query(actor: Actor) -> Select[Ticket]:
         .options(joinedload(Ticket.customer, innerjoin=True))
         .where(visible_tickets(actor))
     )
+
+
+def visible_articles(actor: Actor) -> ColumnElement[bool]:
+    """Staff see drafts too; customers (and anyone else) published articles only."""
+    if actor.is_staff:
+        return true()
+    return KbArticle.published.is_(True)
+
+
+async def load_article(session: AsyncSession, actor: Actor, article_id: int) -> KbArticle:
+    """The article if the caller may read it, else NotFound (a draft is not found by customers).
+
+    An API key needs ``kb:read``.
+    """
+    require_scope(actor, Scope.KB_READ)
+    article = await session.scalar(
+        select(KbArticle).where(KbArticle.id == article_id, visible_articles(actor))
+    )
+    if article is None:
+        raise NotFound("No such article.")
+    return article
 
 
 async def load_ticket(

@@ -11,6 +11,7 @@ from app.db.models.accounts import (
     str_enum,
 )
 from app.db.models.attachments import Attachment
+from app.db.models.knowledge import KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.tickets import (
     Category,
@@ -29,6 +30,7 @@ __all__ = [
     "Customer",
     "CustomerOrder",
     "IdempotencyKey",
+    "KbArticle",
     "LoginFailure",
     "Notification",
     "Reply",

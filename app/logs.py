@@ -23,3 +23,6 @@ def configure(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # uvicorn's access log prints raw paths and queries (public-link tokens, searches);
+    # Sportello's own (sportello.access) names the route template instead.
+    logging.getLogger("uvicorn.access").disabled = True

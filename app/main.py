@@ -14,7 +14,13 @@ from fastapi.openapi.utils import get_openapi
 from app import logs as app_logging
 from app.api import problems
 from app.api.body import EXTRA_MODELS
-from app.api.middleware import Metrics, MetricsMiddleware, RequestIdMiddleware
+from app.api.middleware import (
+    MAX_BODY_BYTES,
+    BodyLimitMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+)
 from app.api.routers import (
     attachments,
     auth,
@@ -105,17 +111,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)
 
+    # add_middleware puts each one outside the ones before: the last added runs first.
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(problems.UnexpectedErrorMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
+        # Outermost, so that even a 500 reaches a browser app with its CORS headers.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "X-Request-ID",
+                "Retry-After",
+                "Content-Disposition",
+                "Content-Range",
+            ],
         )
-    app.add_middleware(problems.UnexpectedErrorMiddleware)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(RequestIdMiddleware)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -28,6 +28,7 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 JOBS: list[tuple[str, Job]] = [
     ("purge_expired_credentials", auth_service.purge_expired),
     ("automatic_ticket_moves", ticket_service.automatic_moves),
+    ("purge_idempotency_keys", ticket_service.purge_idempotency_keys),
     ("purge_delivered_mail", outbox.purge_sent),
     ("purge_orphan_attachments", attachment_service.purge_orphans),
 ]

@@ -162,6 +162,10 @@ async def read_json_model(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", ""):
         raise UnsupportedMediaType("Send the body as application/json.")
+    if session is not None:
+        # As for multipart: the body may come slowly, and must not hold the transaction
+        # opened to authenticate the caller (on SQLite, the write lock) while it does.
+        await session.commit()
     raw = await read_limited(request, MAX_JSON_BYTES)
     if not raw:
         raise BadRequest("The request body is empty.")

@@ -124,3 +124,79 @@ class MetricsMiddleware:
             # The access log names the route template, never the raw path or query:
             # paths carry public-link tokens, queries carry what customers search for.
             access_logger.info("%s %s %d %.1fms", method, label, status, elapsed * 1000)
+
+
+MAX_BODY_BYTES = 1024 * 1024
+"""The largest non-multipart request body (a knowledge-base article at its longest fits)."""
+
+
+class BodyLimitMiddleware:
+    """Refuses (413) a non-multipart request body over ``limit`` bytes, counted as it arrives.
+
+    FastAPI reads a JSON body whole before validating it, so without this an anonymous
+    client could make the process hold any amount of memory (a 200 MB login body did).
+    Multipart bodies are streamed to disk with limits of their own (app/api/multipart.py).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        content_type = b""
+        declared = b""
+        for name, value in scope.get("headers", []):
+            if name == b"content-type":
+                content_type = value.lower()
+            elif name == b"content-length":
+                declared = value
+        if content_type.startswith(b"multipart/form-data"):
+            await self.app(scope, receive, send)
+            return
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        over = False
+
+        async def counting_receive() -> Message:
+            # Past the limit the app is told the client went away; the 413 is ours to send.
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not over:
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from starlette.requests import Request
+
+        from app.api.problems import problem_response
+
+        response = problem_response(
+            Request(scope),
+            413,
+            slug="payload-too-large",
+            title="Payload too large",
+            detail=f"The request body is larger than {self.limit} bytes.",
+        )
+        await response(scope, receive, send)

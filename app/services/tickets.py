@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, delete, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -745,3 +745,14 @@ async def automatic_moves(session: AsyncSession, settings: Settings, *, batch: i
             )
             moved += 1
     return moved
+
+
+IDEMPOTENCY_RETENTION = timedelta(days=30)
+
+
+async def purge_idempotency_keys(session: AsyncSession, settings: Settings) -> int:
+    """Forget Idempotency-Keys after 30 days (a periodic job): retries come within minutes."""
+    result = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_RETENTION)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -43,6 +43,11 @@ class Ticket(Base):
         Index("ix_ticket_status_created_at", "status", "created_at", "id"),
         Index("ix_ticket_created_at", "created_at", "id"),
         Index("ix_ticket_updated_at", "updated_at", "id"),
+        # A customer's or a status's tickets by last change (what SPAs sort inboxes by).
+        Index("ix_ticket_customer_id_updated_at", "customer_id", "updated_at", "id"),
+        Index("ix_ticket_status_updated_at", "status", "updated_at", "id"),
+        # The automatic close scans resolved tickets by resolution time.
+        Index("ix_ticket_status_resolved_at", "status", "resolved_at"),
         Index("ix_ticket_assignee_id_created_at", "assignee_id", "created_at", "id"),
         Index("ix_ticket_requester_id_created_at", "requester_id", "created_at", "id"),
         Index("ix_ticket_type_created_at", "type", "created_at", "id"),

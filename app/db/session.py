@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
+from app.domain.errors import Conflict
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
@@ -39,6 +41,14 @@ def make_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
     )
+
+
+async def flush_unique(session: AsyncSession, conflict: str) -> None:
+    """Flush; a unique index refusing the row (a race the service's check lost) is a 409."""
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(conflict) from None
 
 
 def make_sessionmaker(

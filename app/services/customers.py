@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Customer, CustomerOrder
 from app.db.pagination import page_by_id
+from app.db.session import flush_unique
 from app.domain.access import Actor, Locale, Scope, require_scope, require_staff
 from app.domain.errors import Conflict, NotFound
 from app.domain.orders import OrderKind, OrderStatus
@@ -38,7 +38,7 @@ async def create(
     )
     await _ensure_code_free(session, customer.code)
     session.add(customer)
-    await _flush_unique(session, customer.code)
+    await flush_unique(session, f"A customer with code {customer.code!r} already exists.")
     return customer
 
 
@@ -50,14 +50,6 @@ async def _ensure_code_free(
         stmt = stmt.where(Customer.id != exclude_id)
     if await session.scalar(stmt) is not None:
         raise Conflict(f"A customer with code {code!r} already exists.")
-
-
-async def _flush_unique(session: AsyncSession, code: str) -> None:
-    # The check above answers the common case; the unique index settles a race.
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"A customer with code {code!r} already exists.") from None
 
 
 async def get(session: AsyncSession, actor: Actor, customer_id: int) -> Customer:
@@ -99,7 +91,7 @@ async def update(
         await _ensure_code_free(session, changes["code"], exclude_id=customer.id)
     for field, value in changes.items():
         setattr(customer, field, value)
-    await _flush_unique(session, customer.code)
+    await flush_unique(session, f"A customer with code {customer.code!r} already exists.")
     return customer
 
 

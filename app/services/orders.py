@@ -5,21 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Customer, CustomerOrder
 from app.db.pagination import page_by_id
+from app.db.session import flush_unique
 from app.domain.access import Actor, Scope, may_see_customer, require_scope, require_staff
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.orders import OrderKind, OrderStatus
-
-
-async def _flush_unique(session: AsyncSession, number: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"An order numbered {number!r} already exists.") from None
 
 
 async def create(
@@ -44,7 +37,7 @@ async def create(
         customer_id=customer_id, number=number, kind=kind, description=description, status=status
     )
     session.add(order)
-    await _flush_unique(session, number)
+    await flush_unique(session, f"An order numbered {number!r} already exists.")
     return order
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.models import AuthToken, Customer, User
 from app.db.pagination import page_by_id
+from app.db.session import flush_unique
 from app.domain.access import Actor, Locale, Role, may_manage_user, require_user
 from app.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services import passwords
@@ -25,13 +25,6 @@ async def _check_customer(session: AsyncSession, role: Role, customer_id: int | 
             raise InvalidInput("No such customer.", ["body", "customer_id"])
     elif customer_id is not None:
         raise InvalidInput("Only customer users belong to a customer.", ["body", "customer_id"])
-
-
-async def _flush_unique(session: AsyncSession, email: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"A user with e-mail {email!r} already exists.") from None
 
 
 async def _ensure_email_free(session: AsyncSession, email: str, exclude_id: int | None) -> None:
@@ -71,7 +64,7 @@ async def create(
         locale=locale,
     )
     session.add(user)
-    await _flush_unique(session, email)
+    await flush_unique(session, f"A user with e-mail {email!r} already exists.")
     return user
 
 
@@ -138,7 +131,7 @@ async def update(
     if password is not None or changes.get("is_active") is False:
         # A new password or a deactivation ends every open session of the user.
         await session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
-    await _flush_unique(session, user.email)
+    await flush_unique(session, f"A user with e-mail {user.email!r} already exists.")
     return user
 
 

@@ -19,7 +19,9 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def _no_control_chars(value: str) -> str:
+def no_control_chars(value: str) -> str:
+    """No control characters but tab and line breaks: PostgreSQL cannot store NUL in text
+    (the insert would fail as a 500), and the others have no business in our texts."""
     if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
         raise ValueError("control characters are not allowed")
     return value
@@ -28,7 +30,7 @@ def _no_control_chars(value: str) -> str:
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control_chars),
+    AfterValidator(no_control_chars),
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9+()./ -]{3,40}$")]
 Email = Annotated[EmailStr, StringConstraints(max_length=320)]
@@ -36,7 +38,7 @@ Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=2000),
-    AfterValidator(_no_control_chars),
+    AfterValidator(no_control_chars),
 ]
 
 IdRef = Annotated[int, Field(ge=1, le=MAX_ID)]

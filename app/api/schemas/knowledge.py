@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from app.api.schemas.common import IdRef, Input, Output
+from app.api.schemas.common import IdRef, Input, Output, no_control_chars
 from app.api.schemas.tickets import CustomerCode, LongText, Subject, TicketRead
 from app.domain.access import Locale
 from app.domain.tickets import TicketType
@@ -21,22 +21,16 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _no_control_chars(value: str) -> str:
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control_chars),
+    AfterValidator(no_control_chars),
 ]
 Markdown = Annotated[
     str,
     StringConstraints(min_length=1, max_length=BODY_MAX),
     AfterValidator(_not_blank),
-    AfterValidator(_no_control_chars),
+    AfterValidator(no_control_chars),
 ]
 
 

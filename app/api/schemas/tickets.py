@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator
 
-from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone
+from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone, no_control_chars
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.tickets import (
     ContactChannel,
@@ -16,14 +16,6 @@ from app.domain.tickets import (
     TicketType,
     Visibility,
 )
-
-
-def _text(value: str) -> str:
-    """No control characters but tab and line breaks: PostgreSQL cannot store NUL in text
-    (the insert would fail as a 500), and the others have no business in a ticket."""
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
-        raise ValueError("control characters are not allowed")
-    return value
 
 
 def _not_blank(value: str) -> str:
@@ -35,23 +27,23 @@ def _not_blank(value: str) -> str:
 Subject = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_text),
+    AfterValidator(no_control_chars),
 ]
 # Not stripped (a description's layout is the customer's), but never only blanks.
 LongText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=20_000),
-    AfterValidator(_text),
+    AfterValidator(no_control_chars),
     AfterValidator(_not_blank),
 ]
 Note = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_text)
+    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(no_control_chars)
 ]
-Solution = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_text)]
+Solution = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(no_control_chars)]
 CategoryName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_text),
+    AfterValidator(no_control_chars),
 ]
 
 
@@ -68,7 +60,7 @@ Instant = Annotated[AwareDatetime, AfterValidator(_as_utc)]
 CustomerCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=32),
-    AfterValidator(_text),
+    AfterValidator(no_control_chars),
 ]
 
 

@@ -78,20 +78,7 @@ class ContactOut(Output):
     preferred_channel: ContactChannel
 
 
-class TicketCreate(Input):
-    customer_code: CustomerCode
-    type: TicketType
-    category_id: IdRef | None = None
-    order_id: IdRef | None = None
-    subject: Subject
-    description: LongText
-    severity: Severity = Severity.NORMAL
-    contact: ContactIn = Field(default_factory=ContactIn)
-
-
-class FollowUpCreate(Input):
-    """As for creation; customer code, type and category default from the followed ticket."""
-
+class _TicketBody(Input):
     customer_code: CustomerCode | None = None
     type: TicketType | None = None
     category_id: IdRef | None = None
@@ -100,6 +87,17 @@ class FollowUpCreate(Input):
     description: LongText
     severity: Severity = Severity.NORMAL
     contact: ContactIn = Field(default_factory=ContactIn)
+
+
+class TicketCreate(_TicketBody):
+    """A new ticket; `order_id` is required for `order` tickets."""
+
+    customer_code: CustomerCode
+    type: TicketType
+
+
+class FollowUpCreate(_TicketBody):
+    """As for creation; customer code, type and category default from the followed ticket."""
 
 
 class TicketUpdate(Input):

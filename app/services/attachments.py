@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.db.base import utcnow
@@ -219,11 +219,16 @@ async def purge_orphans(
     flight is never touched.
     """
     storage = make_storage(settings.storage_dir)
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
 
     async def referenced(hashes: list[str]) -> set[str]:
-        rows = await session.scalars(
-            select(Attachment.sha256).where(Attachment.sha256.in_(hashes)).distinct()
-        )
-        return set(rows.all())
+        # One short transaction per batch, never one across the sweep's file work:
+        # on SQLite a transaction holds the write lock.
+        async with engine.connect() as conn:
+            rows = await conn.scalars(
+                select(Attachment.sha256).where(Attachment.sha256.in_(hashes)).distinct()
+            )
+            return set(rows.all())
 
     return await storage.sweep(referenced, now=now)

@@ -108,6 +108,9 @@ def check_if_match(ticket: Ticket, if_match: str | None) -> None:
 
 
 def allowed_for(ticket: Ticket, actor: Actor) -> list[TicketStatus]:
+    """The moves the caller may make now (none for an API key that may not write tickets)."""
+    if actor.scopes is not None and Scope.TICKETS_WRITE not in actor.scopes:
+        return []
     return allowed_moves(ticket.status, mover_of(actor))
 
 

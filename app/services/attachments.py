@@ -184,7 +184,7 @@ async def for_replies(
         select(Attachment)
         .where(
             Attachment.ticket_id == ticket_id,
-            Attachment.reply_id.is_not(None),
+            Attachment.reply_id.in_([reply.id for reply in replies]),
             visible_attachments(actor),
         )
         .order_by(Attachment.id)

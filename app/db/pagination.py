@@ -47,6 +47,19 @@ def decode_cursor(cursor: str) -> list[Any]:
     return key
 
 
+def decode_id_cursor(cursor: str) -> int:
+    """The last id of the previous page, from a cursor of an id-ordered list (else 400)."""
+    key = decode_cursor(cursor)
+    if (
+        len(key) != 1
+        or not isinstance(key[0], int)
+        or isinstance(key[0], bool)
+        or not 0 <= key[0] <= MAX_ID
+    ):
+        raise BadRequest("The cursor is not valid.")
+    return key[0]
+
+
 async def page_by_id(
     session: AsyncSession,
     stmt: Select[T],
@@ -57,15 +70,7 @@ async def page_by_id(
 ) -> tuple[list[T], str | None]:
     """One page of ``stmt`` in ascending id order."""
     if cursor is not None:
-        key = decode_cursor(cursor)
-        if (
-            len(key) != 1
-            or not isinstance(key[0], int)
-            or isinstance(key[0], bool)
-            or not 0 <= key[0] <= MAX_ID
-        ):
-            raise BadRequest("The cursor is not valid.")
-        stmt = stmt.where(id_column > key[0])
+        stmt = stmt.where(id_column > decode_id_cursor(cursor))
     rows = list((await session.scalars(stmt.order_by(id_column).limit(limit + 1))).all())
     if len(rows) > limit:
         rows = rows[:limit]

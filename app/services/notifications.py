@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings, get_settings
 from app.db.base import utcnow
 from app.db.models import Customer, Notification, Reply, Ticket, User
-from app.db.pagination import MAX_ID, decode_cursor, encode_cursor
+from app.db.pagination import decode_id_cursor, encode_cursor
 from app.domain.access import Actor, Locale, Role, require_admin
-from app.domain.errors import BadRequest, Conflict, NotFound
+from app.domain.errors import Conflict, NotFound
 from app.domain.events import DomainEvent, EventActor, ReplyPosted, StatusChanged, TicketOpened
 from app.domain.notifications import (
     Audience,
@@ -274,15 +274,7 @@ async def list_page(
     if ticket_id is not None:
         stmt = stmt.where(Notification.ticket_id == ticket_id)
     if cursor is not None:
-        key = decode_cursor(cursor)
-        if (
-            len(key) != 1
-            or not isinstance(key[0], int)
-            or isinstance(key[0], bool)
-            or not 0 < key[0] <= MAX_ID
-        ):
-            raise BadRequest("The cursor is not valid.")
-        stmt = stmt.where(Notification.id < key[0])
+        stmt = stmt.where(Notification.id < decode_id_cursor(cursor))
     rows = (await session.execute(stmt.order_by(Notification.id.desc()).limit(limit + 1))).all()
     items = [(n, number) for n, number in rows]
     if len(items) > limit:

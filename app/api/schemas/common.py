@@ -19,6 +19,12 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 def no_control_chars(value: str) -> str:
     """No control characters but tab and line breaks: PostgreSQL cannot store NUL in text
     (the insert would fail as a 500), and the others have no business in our texts."""

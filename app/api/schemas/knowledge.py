@@ -7,18 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from app.api.schemas.common import IdRef, Input, Output, no_control_chars
+from app.api.schemas.common import IdRef, Input, Output, no_control_chars, not_blank
 from app.api.schemas.tickets import CustomerCode, LongText, Subject, TicketRead
 from app.domain.access import Locale
 from app.domain.tickets import TicketType
 
 BODY_MAX = 100_000
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
 
 
 Title = Annotated[
@@ -29,7 +23,7 @@ Title = Annotated[
 Markdown = Annotated[
     str,
     StringConstraints(min_length=1, max_length=BODY_MAX),
-    AfterValidator(_not_blank),
+    AfterValidator(not_blank),
     AfterValidator(no_control_chars),
 ]
 

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator
 
-from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone, no_control_chars
+from app.api.schemas.common import (
+    Email,
+    IdRef,
+    Input,
+    Name,
+    Output,
+    Phone,
+    no_control_chars,
+    not_blank,
+)
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.tickets import (
     ContactChannel,
@@ -16,13 +25,6 @@ from app.domain.tickets import (
     TicketType,
     Visibility,
 )
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
 
 Subject = Annotated[
     str,
@@ -34,7 +36,7 @@ LongText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=20_000),
     AfterValidator(no_control_chars),
-    AfterValidator(_not_blank),
+    AfterValidator(not_blank),
 ]
 Note = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(no_control_chars)

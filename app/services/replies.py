@@ -14,7 +14,7 @@ from app.domain.events import ReplyPosted, StatusChanged
 from app.domain.tickets import Visibility, after_reply, can_reply, mover_of
 from app.services import attachments as attachment_service
 from app.services import timeline
-from app.services.tickets import set_state, state_of
+from app.services.tickets.moves import set_state, state_of
 from app.services.visibility import load_ticket
 
 

@@ -1,0 +1,45 @@
+"""Tickets: open, follow up, move, edit, list and search, the automatic moves.
+
+A package split by use case; callers import it by role
+(``from app.services import tickets as ticket_service``) and use the names below.
+"""
+
+from app.services.tickets.common import allowed_for, check_if_match, etag
+from app.services.tickets.editing import events, get, update
+from app.services.tickets.jobs import automatic_moves, purge_idempotency_keys
+from app.services.tickets.listing import Filters, Sort, list_page
+from app.services.tickets.moves import apply_move, change_status, set_state, state_of
+from app.services.tickets.opening import (
+    Contact,
+    FollowUp,
+    NewTicket,
+    check_category,
+    follow_up,
+    open_ticket,
+    request_hash,
+)
+
+__all__ = [
+    "Contact",
+    "Filters",
+    "FollowUp",
+    "NewTicket",
+    "Sort",
+    "allowed_for",
+    "apply_move",
+    "automatic_moves",
+    "change_status",
+    "check_category",
+    "check_if_match",
+    "etag",
+    "events",
+    "follow_up",
+    "get",
+    "list_page",
+    "open_ticket",
+    "purge_idempotency_keys",
+    "request_hash",
+    "set_state",
+    "state_of",
+    "update",
+]

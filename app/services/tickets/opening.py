@@ -1,0 +1,334 @@
+"""Opening tickets and follow-ups: numbering, the checks of a new ticket, idempotent creation."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import fulltext
+from app.db.base import utcnow
+from app.db.models import (
+    Category,
+    Customer,
+    CustomerOrder,
+    IdempotencyKey,
+    Ticket,
+    TicketCounter,
+    User,
+)
+from app.domain.access import Actor, Scope, require_scope
+from app.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
+from app.domain.events import TicketOpened
+from app.domain.tickets import (
+    ContactChannel,
+    Severity,
+    TicketStatus,
+    TicketType,
+    can_follow_up,
+)
+from app.services import attachments as attachment_service
+from app.services import timeline
+from app.services.visibility import load_ticket, ticket_query
+
+
+@dataclass
+class Contact:
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    preferred_channel: ContactChannel | None = None
+
+
+@dataclass
+class NewTicket:
+    customer_code: str
+    type: TicketType
+    subject: str
+    description: str
+    category_id: int | None = None
+    order_id: int | None = None
+    severity: Severity = Severity.NORMAL
+    contact: Contact = field(default_factory=Contact)
+
+
+@dataclass
+class FollowUp:
+    """A follow-up's request: what is None (or not given) is taken from the followed ticket."""
+
+    subject: str
+    description: str
+    customer_code: str | None = None
+    type: TicketType | None = None
+    category_id: int | None = None
+    category_given: bool = False
+    order_id: int | None = None
+    severity: Severity = Severity.NORMAL
+    contact: Contact = field(default_factory=Contact)
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+async def _next_number(session: AsyncSession, now: datetime) -> str:
+    """``T-YYYY-NNNNNN``, from one atomic upsert of the year's counter.
+
+    The counter row stays locked until the creation commits, so numbers have no
+    gaps and never repeat; concurrent openings queue on that row for the rest of
+    their (short) transaction. A separate transaction for the counter would cut
+    the wait but needs a second connection per request, which can starve the
+    pool under load: measured in bench/RESULTS.md, the wait is not the bottleneck.
+    """
+    dialect = fulltext.dialect_of(session)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(TicketCounter)
+        .values(year=now.year, value=1)
+        .on_conflict_do_update(
+            index_elements=[TicketCounter.year], set_={"value": TicketCounter.value + 1}
+        )
+        .returning(TicketCounter.value)
+    )
+    value = (await session.execute(stmt)).scalar_one()
+    return f"T-{now.year}-{value:06d}"
+
+
+async def _resolve_customer(session: AsyncSession, actor: Actor, code: str) -> Customer:
+    customer = await session.scalar(select(Customer).where(Customer.code == code.strip().upper()))
+    # The same answer for "no such code" and "not your code": codes are not enumerable.
+    if customer is None or (not actor.is_staff and customer.id != actor.customer_id):
+        raise InvalidInput("Unknown customer code.", ["body", "customer_code"])
+    return customer
+
+
+async def check_category(
+    session: AsyncSession, category_id: int | None, ticket_type: TicketType
+) -> None:
+    if category_id is None:
+        return
+    category = await session.get(Category, category_id)
+    if category is None or category.type is not ticket_type:
+        raise InvalidInput(
+            f"The category is not one of the {ticket_type.value} categories.",
+            ["body", "category_id"],
+        )
+
+
+async def _check_order(
+    session: AsyncSession, order_id: int | None, ticket_type: TicketType, customer: Customer
+) -> None:
+    if order_id is None:
+        if ticket_type is TicketType.ORDER:
+            raise InvalidInput("An order ticket needs the order it concerns.", ["body", "order_id"])
+        return
+    order = await session.get(CustomerOrder, order_id)
+    if order is None or order.customer_id != customer.id:
+        raise InvalidInput("No such order for this customer.", ["body", "order_id"])
+
+
+async def _fill_contact(
+    session: AsyncSession, actor: Actor, customer: Customer, given: Contact
+) -> Contact:
+    """Omitted parts of the contact come from the caller's profile (an API key: the customer)."""
+    if actor.user_id is not None:
+        user = await session.get(User, actor.user_id)
+        assert user is not None
+        name: str | None = user.name
+        phone: str | None = user.phone
+        email: str | None = user.email
+    else:
+        name, phone, email = customer.name, customer.phone, customer.email
+    contact = Contact(
+        name=given.name or name,
+        phone=given.phone or phone,
+        email=given.email or email,
+        preferred_channel=given.preferred_channel or ContactChannel.EMAIL,
+    )
+    if contact.preferred_channel is ContactChannel.PHONE and not contact.phone:
+        raise InvalidInput("A phone number is needed to be called back.", ["body", "contact"])
+    if not contact.email and not contact.phone:
+        raise InvalidInput("Give an e-mail address or a phone number.", ["body", "contact"])
+    return contact
+
+
+def _owner(actor: Actor) -> str:
+    return f"k:{actor.api_key_id}" if actor.api_key_id is not None else f"u:{actor.user_id}"
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    import json
+
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _replay(session: AsyncSession, actor: Actor, key: str, body_hash: str) -> Ticket | None:
+    row = await session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.owner == _owner(actor), IdempotencyKey.key == key
+        )
+    )
+    if row is None:
+        return None
+    if row.request_hash != body_hash:
+        raise InvalidInput(
+            "This Idempotency-Key was used with another request body.",
+            ["header", "Idempotency-Key"],
+        )
+    # Not load_ticket: a key allowed to create (tickets:write) gets its retry answered like
+    # its first request, even without tickets:read.
+    first = await session.scalar(ticket_query(actor).where(Ticket.id == row.ticket_id))
+    if first is None:
+        raise NotFound("No such ticket.")
+    return first
+
+
+async def open_ticket(
+    session: AsyncSession,
+    actor: Actor,
+    data: NewTicket,
+    *,
+    parent: Ticket | None = None,
+    idempotency_key: str | None = None,
+    body_hash: str = "",
+    uploads: attachment_service.Uploads | None = None,
+) -> tuple[Ticket, bool]:
+    """Open a ticket (or a follow-up of ``parent``); returns it and whether it is new.
+
+    With an ``Idempotency-Key``, a repeat of the same request returns the first
+    ticket and creates nothing. Two identical requests racing each other on
+    PostgreSQL: the second waits on the key's unique index, its savepoint rolls
+    back (no ticket, no number, no mail), and it answers with the first ticket.
+    The files of ``uploads`` are stored with the ticket, in the same savepoint.
+    """
+    require_scope(actor, Scope.TICKETS_WRITE)
+    if idempotency_key is not None:
+        first = await _replay(session, actor, idempotency_key, body_hash)
+        if first is not None:
+            return first, False
+    try:
+        async with session.begin_nested():
+            ticket = await _create(session, actor, data, parent, uploads)
+            if idempotency_key is not None:
+                session.add(
+                    IdempotencyKey(
+                        owner=_owner(actor),
+                        key=idempotency_key,
+                        request_hash=body_hash,
+                        ticket_id=ticket.id,
+                    )
+                )
+                await session.flush()
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        first = await _replay(session, actor, idempotency_key, body_hash)
+        if first is None:
+            raise
+        return first, False
+    return ticket, True
+
+
+async def _create(
+    session: AsyncSession,
+    actor: Actor,
+    data: NewTicket,
+    parent: Ticket | None,
+    uploads: attachment_service.Uploads | None = None,
+) -> Ticket:
+    customer = await _resolve_customer(session, actor, data.customer_code)
+    if parent is not None and parent.customer_id != customer.id:
+        raise InvalidInput(
+            "A follow-up belongs to the customer of its ticket.", ["body", "customer_code"]
+        )
+    await check_category(session, data.category_id, data.type)
+    await _check_order(session, data.order_id, data.type, customer)
+    contact = await _fill_contact(session, actor, customer, data.contact)
+    now = utcnow()
+    ticket = Ticket(
+        number=await _next_number(session, now),
+        customer_id=customer.id,
+        requester_id=actor.user_id,
+        type=data.type,
+        category_id=data.category_id,
+        order_id=data.order_id,
+        subject=data.subject,
+        description=data.description,
+        severity=data.severity,
+        status=TicketStatus.OPEN,
+        parent_id=parent.id if parent else None,
+        contact_name=contact.name,
+        contact_phone=contact.phone,
+        contact_email=contact.email,
+        contact_channel=contact.preferred_channel,
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+    )
+    ticket.customer = customer
+    session.add(ticket)
+    await session.flush()
+    await fulltext.index_ticket_text(session, ticket.id, ticket.subject, ticket.description)
+    await timeline.record(
+        session, TicketOpened(ticket_id=ticket.id, actor=timeline.event_actor(actor))
+    )
+    await attachment_service.attach(session, actor, ticket, uploads)
+    return ticket
+
+
+async def follow_up(
+    session: AsyncSession,
+    actor: Actor,
+    parent_id: int,
+    data: FollowUp,
+    *,
+    idempotency_key: str | None = None,
+    body_hash: str = "",
+    uploads: attachment_service.Uploads | None = None,
+) -> tuple[Ticket, bool]:
+    """A new ticket continuing a resolved or closed one (409 for a ticket still in work).
+
+    Customer code and type default from the followed ticket, and so does the
+    category while the type stays the same. A key without ``tickets:write`` is refused
+    before the followed ticket's state is looked at.
+    """
+    require_scope(actor, Scope.TICKETS_WRITE)
+    parent = await load_ticket(session, actor, parent_id)
+    if not can_follow_up(parent.status):
+        raise Conflict("Only a resolved or closed ticket can be followed up; reply to it instead.")
+    ticket_type = data.type or parent.type
+    category_id = data.category_id
+    if not data.category_given and ticket_type is parent.type:
+        category_id = parent.category_id
+    order_id = data.order_id
+    if order_id is None and ticket_type is TicketType.ORDER and parent.type is TicketType.ORDER:
+        order_id = parent.order_id
+    new = NewTicket(
+        customer_code=data.customer_code or parent.customer.code,
+        type=ticket_type,
+        subject=data.subject,
+        description=data.description,
+        category_id=category_id,
+        order_id=order_id,
+        severity=data.severity,
+        contact=data.contact,
+    )
+    return await open_ticket(
+        session,
+        actor,
+        new,
+        parent=parent,
+        idempotency_key=idempotency_key,
+        body_hash=body_hash,
+        uploads=uploads,
+    )

@@ -10,11 +10,30 @@ import os
 import sys
 from pathlib import Path
 
-from app.config import get_settings
+from app.config import VAR_DIR, get_settings
+
+
+def _metrics_for(workers: int, *, clear: bool) -> None:
+    """Multiprocess metrics (app/infra/metrics.py) when a folder is set, or when one
+    command starts several processes; chosen before anything imports prometheus_client.
+    The serving command clears the files of an earlier run before its workers start."""
+    settings = get_settings()
+    directory = settings.metrics_dir
+    if directory is None and workers > 1:
+        directory = VAR_DIR / "metrics"
+    if directory is None:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    if clear:
+        for stale in directory.glob("*.db"):
+            stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    _metrics_for(args.workers, clear=True)
 
     uvicorn.run(
         "app.main:app",
@@ -42,6 +61,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    _metrics_for(1, clear=False)
     from app import logs
     from app.db.session import make_engine, make_sessionmaker
     from app.worker import run_forever, run_jobs_once

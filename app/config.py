@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     auto_close_days: int = Field(default=7, ge=1, le=365)
 
     log_level: str = "INFO"
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="A folder shared by the API and worker processes of one machine, so "
+        "that /metrics adds up across them (Prometheus multiprocess mode)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pgbouncer: bool = Field(
+        default=False,
+        description="The PostgreSQL URL points at PgBouncer in transaction mode: no "
+        "prepared-statement cache (run migrations against PostgreSQL itself)",
+    )
     auto_migrate: bool = True
     run_worker: bool = True
     worker_interval_seconds: float = Field(default=5.0, gt=0, le=3600)

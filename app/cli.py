@@ -68,6 +68,10 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     logs.configure(settings.log_level)
+    if args.metrics_port:
+        from app.infra.metrics import serve_worker_metrics
+
+        serve_worker_metrics(args.metrics_port, args.metrics_host)
 
     async def main() -> None:
         engine = make_engine(settings)
@@ -185,6 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the periodic jobs and the mail dispatcher")
     worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve the worker's Prometheus metrics on this port (default: 0, not served)",
+    )
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for --metrics-port (default: 127.0.0.1; 0.0.0.0 in a container)",
+    )
     worker.set_defaults(func=_worker)
 
     admin = sub.add_parser("create-admin", help="create an administrator")

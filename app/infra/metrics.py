@@ -61,6 +61,19 @@ def render(registries: Iterable[CollectorRegistry], extra: str = "") -> bytes:
     return body + extra.encode()
 
 
+def serve_worker_metrics(port: int, host: str) -> None:
+    """A worker has no HTTP API: its job counters are served on a port of their own
+    (``sportello worker --metrics-port``), summed over the machine's processes in
+    multiprocess mode."""
+    from prometheus_client import start_http_server
+
+    registry = WORKER_METRICS.registry
+    if multiprocess():
+        registry = CollectorRegistry()
+        mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=host, registry=registry)
+
+
 def gauge_lines(name: str, help_text: str, value: float) -> str:
     """One gauge in the text format (for the figures read at scrape time)."""
     return f"# HELP {name} {help_text}\n# TYPE {name} gauge\n{name} {value:g}\n"

@@ -112,3 +112,33 @@ def test_requests_served_by_two_processes_add_up_in_every_scrape(
     runs = counts(text, "sportello_worker_job_runs_total")
     assert runs[(("job", "automatic_ticket_moves"),)] == 1
     assert runs[(("job", "mail_dispatch"),)] == 1
+
+
+def test_a_worker_process_serves_its_job_counters_on_its_own_port(tmp_path: Path) -> None:
+    port = free_port()
+    env = env_for(tmp_path)
+    subprocess.run([SPORTELLO, "migrate"], env=env, cwd=tmp_path, check=True, timeout=120)
+    worker = subprocess.Popen(
+        [SPORTELLO, "worker", "--metrics-port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                runs = counts(text, "sportello_worker_job_runs_total")
+                if runs.get((("job", "mail_dispatch"),), 0) >= 1:
+                    break
+            except httpx.TransportError:
+                pass
+            assert worker.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, "no job runs counted"
+            time.sleep(0.2)
+        assert runs[(("job", "purge_orphan_attachments"),)] >= 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)

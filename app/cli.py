@@ -10,11 +10,30 @@ import os
 import sys
 from pathlib import Path
 
-from app.config import get_settings
+from app.config import VAR_DIR, get_settings
+
+
+def _metrics_for(workers: int, *, clear: bool) -> None:
+    """Multiprocess metrics (app/infra/metrics.py) when a folder is set, or when one
+    command starts several processes; chosen before anything imports prometheus_client.
+    The serving command clears the files of an earlier run before its workers start."""
+    settings = get_settings()
+    directory = settings.metrics_dir
+    if directory is None and workers > 1:
+        directory = VAR_DIR / "metrics"
+    if directory is None:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    if clear:
+        for stale in directory.glob("*.db"):
+            stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    _metrics_for(args.workers, clear=True)
 
     uvicorn.run(
         "app.main:app",
@@ -42,12 +61,17 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    _metrics_for(1, clear=False)
     from app import logs
     from app.db.session import make_engine, make_sessionmaker
     from app.worker import run_forever, run_jobs_once
 
     settings = get_settings()
     logs.configure(settings.log_level)
+    if args.metrics_port:
+        from app.infra.metrics import serve_worker_metrics
+
+        serve_worker_metrics(args.metrics_port, args.metrics_host)
 
     async def main() -> None:
         engine = make_engine(settings)
@@ -165,6 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the periodic jobs and the mail dispatcher")
     worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve the worker's Prometheus metrics on this port (default: 0, not served)",
+    )
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for --metrics-port (default: 127.0.0.1; 0.0.0.0 in a container)",
+    )
     worker.set_defaults(func=_worker)
 
     admin = sub.add_parser("create-admin", help="create an administrator")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pgbouncer: bool = Field(
+        default=False,
+        description="The PostgreSQL URL points at PgBouncer in transaction mode: no "
+        "prepared-statement cache (run migrations against PostgreSQL itself)",
+    )
     auto_migrate: bool = True
     run_worker: bool = True
     worker_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
@@ -51,6 +56,16 @@ class Settings(BaseSettings):
     mail_retention_days: int = Field(default=90, ge=1, le=3650)
 
     storage_dir: Path = VAR_DIR / "attachments"
+    storage_url: str = Field(
+        default="",
+        max_length=1000,
+        description="s3://bucket/prefix to keep attachments in S3-compatible object storage",
+    )
+    s3_endpoint_url: str = Field(default="", max_length=1000)
+    s3_region: str = Field(default="", max_length=100)
+    s3_access_key_id: str = Field(default="", max_length=200)
+    s3_secret_access_key: SecretStr = SecretStr("")
+    s3_presign_seconds: int = Field(default=0, ge=0, le=7 * 86400)
     max_attachments: int = Field(default=2, ge=0, le=20)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
@@ -69,6 +84,11 @@ class Settings(BaseSettings):
     auto_close_days: int = Field(default=7, ge=1, le=365)
 
     log_level: str = "INFO"
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="A folder shared by the API and worker processes of one machine, so "
+        "that /metrics adds up across them (Prometheus multiprocess mode)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -96,6 +116,26 @@ class Settings(BaseSettings):
             return value
         if len(value) > 320 or not _ADDRESS.fullmatch(value):
             raise ValueError(f"SPORTELLO_{str(info.field_name).upper()} is not an e-mail address")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            from app.infra.storage import S3Location
+
+            try:
+                S3Location.parse(value)
+            except ValueError as exc:
+                raise ValueError(f"SPORTELLO_STORAGE_URL: {exc}") from None
+        return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if value and (not value.startswith(("http://", "https://")) or " " in value):
+            raise ValueError("SPORTELLO_S3_ENDPOINT_URL must be an http:// or https:// URL")
         return value
 
     @field_validator("public_base_url")

@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if worker is not None:
                 await worker
+            await app.state.storage.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.metrics = Metrics()
-    app.state.storage = make_storage(settings.storage_dir)
+    app.state.storage = make_storage(settings)
 
     problems.install(app)
     for router in (

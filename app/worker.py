@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.infra import outbox
+from app.infra.metrics import WORKER_METRICS
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
@@ -38,15 +39,19 @@ async def run_jobs_once(sessions: async_sessionmaker[AsyncSession], settings: Se
     """Run every job once, each in its own transaction; a failing job does not stop the others."""
     done = 0
     for name, job in JOBS:
+        WORKER_METRICS.runs.labels(name).inc()
         try:
             async with sessions.begin() as session:
                 done += await job(session, settings)
         except Exception:
+            WORKER_METRICS.failures.labels(name).inc()
             logger.exception("job %s failed", name)
+    WORKER_METRICS.runs.labels("mail_dispatch").inc()
     try:
         # Its own transactions: it must not hold one open while it talks to SMTP.
         done += await outbox.dispatch(sessions, settings)
     except Exception:
+        WORKER_METRICS.failures.labels("mail_dispatch").inc()
         logger.exception("the mail dispatcher failed")
     return done
 

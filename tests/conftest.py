@@ -32,6 +32,7 @@ from app.db.base import Base
 from app.db.session import make_engine, make_sessionmaker
 from app.main import create_app
 from tests.factories import SSL_CONTEXT, Desk
+from tests.s3 import S3Server
 from tests.smtp import SmtpSink
 
 T = TypeVar("T")
@@ -119,6 +120,15 @@ def smtp() -> Iterator[SmtpSink]:
     sink.start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-compatible server on loopback, started for the tests that store files there."""
+    server = S3Server()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

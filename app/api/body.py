@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.deps import get_storage
 from app.api.multipart import read_multipart
 from app.config import Settings
 from app.domain.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -101,7 +102,7 @@ async def get_uploads(request: Request) -> AsyncIterator[Uploads]:
     """
     settings: Settings = request.app.state.settings
     uploads = Uploads(
-        request.app.state.storage,
+        get_storage(request),
         max_files=settings.max_attachments,
         max_bytes=settings.max_attachment_bytes,
     )

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db.pagination import MAX_ID
 from app.domain.access import Actor
 from app.domain.errors import Unauthenticated
+from app.infra.storage import BlobStorage
 from app.services import auth as auth_service
 
 
@@ -76,6 +77,15 @@ Cursor = Annotated[
 # Ids are bounded so that a number no row can have is a 422, not a database error (a 500).
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def get_storage(request: Request) -> BlobStorage:
+    """The app's one blob storage (local folder or S3), built at start."""
+    storage: BlobStorage = request.app.state.storage
+    return storage
+
+
+StorageDep = Annotated[BlobStorage, Depends(get_storage)]
 
 
 def client_address(request: Request) -> str:

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.domain import errors
+from app.infra.storage import StorageUnavailable
 
 logger = logging.getLogger("sportello.errors")
 
@@ -225,7 +226,20 @@ async def concurrent_change_handler(request: Request, exc: Exception) -> JSONRes
     )
 
 
+async def storage_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The blob store is down or refusing: an outage to wait out, not the client's fault."""
+    return problem_response(
+        request,
+        503,
+        slug="storage-unavailable",
+        title="Service unavailable",
+        detail="Files cannot be stored or read right now; try again in a minute.",
+        headers={"Retry-After": "30"},
+    )
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StorageUnavailable, storage_unavailable_handler)
     app.add_exception_handler(StaleDataError, concurrent_change_handler)
     app.add_exception_handler(IntegrityError, concurrent_change_handler)
     app.add_exception_handler(errors.DomainError, domain_error_handler)

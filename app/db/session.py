@@ -10,8 +10,10 @@ for concurrency.
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -35,12 +37,29 @@ def make_engine(settings: Settings) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
+    url = make_url(settings.database_url)
+    if settings.database_pgbouncer:
+        # SQLAlchemy's own cache of prepared statements, per connection, off too.
+        url = url.update_query_dict({"prepared_statement_cache_size": "0"})
     return create_async_engine(
-        settings.database_url,
+        url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        connect_args=_pgbouncer_args() if settings.database_pgbouncer else {},
     )
+
+
+def _pgbouncer_args() -> dict[str, Any]:
+    """Behind PgBouncer in transaction mode, consecutive transactions of one client
+    connection may run on different server connections, so a statement prepared in one is
+    unknown in the next: asyncpg keeps no statement cache, and names each prepared
+    statement uniquely so two clients never collide on a server connection (SQLAlchemy's
+    documented set-up for asyncpg with PgBouncer)."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid4()}__",
+    }
 
 
 async def flush_unique(session: AsyncSession, conflict: str) -> None:
@@ -63,8 +82,6 @@ def make_sessionmaker(
 
 def _ensure_sqlite_dir(url: str) -> None:
     from pathlib import Path
-
-    from sqlalchemy.engine import make_url
 
     database = make_url(url).database
     if database and database != ":memory:":

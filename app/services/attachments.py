@@ -218,7 +218,6 @@ async def purge_orphans(
     lost race); anything saved within the hour is left alone, so an upload in
     flight is never touched.
     """
-    storage = make_storage(settings.storage_dir)
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
 
@@ -231,4 +230,8 @@ async def purge_orphans(
             )
             return set(rows.all())
 
-    return await storage.sweep(referenced, now=now)
+    storage = make_storage(settings)
+    try:
+        return await storage.sweep(referenced, now=now)
+    finally:
+        await storage.aclose()

@@ -9,16 +9,15 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Request, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app.api.body import UploadsDep, files_only, read_files
-from app.api.deps import CurrentActor, Cursor, Id, Limit, SessionDep
+from app.api.deps import CurrentActor, Cursor, Id, Limit, SessionDep, StorageDep
 from app.api.problems import problem_response, responses
 from app.api.schemas.attachments import AttachmentsAdded
 from app.api.schemas.common import Page
 from app.api.schemas.tickets import AttachmentRead
 from app.domain.attachments import TEXT
-from app.infra.storage import BlobStorage
 from app.services import attachments as attachment_service
 
 logger = logging.getLogger("sportello.attachments")
@@ -33,6 +32,10 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {"application/octet-stream": _BINARY},
     },
     304: {"description": "Not modified (`If-None-Match` names the current ETag)"},
+    307: {
+        "description": "With object storage and `SPORTELLO_S3_PRESIGN_SECONDS` set: the file "
+        "is fetched from a short-lived presigned URL (`Location`)",
+    },
     **responses(401, 403, 404, 416, 422),
 }
 
@@ -150,6 +153,7 @@ async def download_attachment(
     request: Request,
     session: SessionDep,
     actor: CurrentActor,
+    storage: StorageDep,
     range_: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
     if_range: Annotated[str | None, Header(alias="If-Range", max_length=200)] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=2000)] = None,
@@ -160,7 +164,13 @@ async def download_attachment(
     can be played and long downloads resumed; `ETag` is the SHA-256 of the content.
     """
     attachment = await attachment_service.get(session, actor, attachment_id)
-    storage: BlobStorage = request.app.state.storage
+    direct = await storage.download_url(
+        attachment.sha256, filename=attachment.filename, content_type=attachment.content_type
+    )
+    if direct is not None:
+        return RedirectResponse(
+            direct, status_code=307, headers={"Cache-Control": "private, no-store"}
+        )
     size = await storage.size(attachment.sha256)
     if size is None:
         logger.error("the content of attachment %s is missing from the storage", attachment.id)

@@ -32,7 +32,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, TypeVar
+
+from app.domain.errors import InsufficientStorage
 
 logger = logging.getLogger("sportello.storage")
 
@@ -46,6 +48,27 @@ GRACE_SECONDS = 3600.0
 """How long an unreferenced blob may live: longer than any upload request takes."""
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+T = TypeVar("T")
+
+
+def _writing(action: Callable[[], T]) -> T:
+    """Run a blocking write; a store that is full, read-only or refuses us is a 507 to the client.
+
+    The request then fails as a whole: its staged files are dropped and the blobs it
+    created are discarded (``services/attachments.Uploads.close``), so nothing is kept.
+    """
+    try:
+        return action()
+    except (FileExistsError, FileNotFoundError):
+        raise
+    except OSError as exc:
+        logger.error(
+            "the attachment store cannot be written: %s", exc.strerror or type(exc).__name__
+        )
+        raise InsufficientStorage(
+            "The attachment store cannot take files right now; nothing was stored."
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +140,10 @@ class BlobStorage(Protocol):
         """Delete the blobs no row points to (journal markers older than ``grace``)."""
         ...
 
+    async def check(self) -> None:
+        """Raise ``InsufficientStorage`` unless a file can be written now (for ``/readyz``)."""
+        ...
+
 
 class _LocalWriter:
     def __init__(self, storage: LocalBlobStorage) -> None:
@@ -139,7 +166,7 @@ class _LocalWriter:
         self._buffer += chunk
         self._size += len(chunk)
         if len(self._buffer) >= FLUSH_BYTES:
-            await asyncio.to_thread(self._flush)
+            await asyncio.to_thread(_writing, self._flush)
 
     def _flush(self) -> None:
         if self._file is None:
@@ -157,7 +184,7 @@ class _LocalWriter:
         self._file.close()
 
     async def finish(self) -> StagedBlob:
-        await asyncio.to_thread(self._finish)
+        await asyncio.to_thread(_writing, self._finish)
         return StagedBlob(handle=self._name, sha256=self._hash.hexdigest(), size=self._size)
 
     def _abort(self) -> None:
@@ -214,7 +241,19 @@ class LocalBlobStorage:
         await asyncio.to_thread(self._staged_path(staged).unlink, missing_ok=True)
 
     async def save(self, staged: StagedBlob) -> StoredBlob:
-        return await asyncio.to_thread(self._save, staged)
+        return await asyncio.to_thread(_writing, lambda: self._save(staged))
+
+    async def check(self) -> None:
+        await asyncio.to_thread(_writing, self._probe)
+
+    def _probe(self) -> None:
+        self.prepare()
+        probe = self.staging_dir / f".ready-{secrets.token_hex(8)}"
+        with open(probe, "xb") as file:
+            file.write(b"ok")
+            file.flush()
+            os.fsync(file.fileno())
+        probe.unlink()
 
     def _save(self, staged: StagedBlob) -> StoredBlob:
         self.prepare()

@@ -18,8 +18,8 @@ import pytest
 from app.config import Settings
 from app.db import migrate
 from tests.conftest import PG_URL, LiveServer
-from tests.faults.cluster import Cluster, pg_bin
 from tests.factories import SSL_CONTEXT
+from tests.faults.cluster import Cluster, pg_bin
 
 
 class Collect(logging.Handler):

@@ -17,7 +17,7 @@ import pytest
 
 from tests.factories import Desk
 
-EXAMPLES = int(os.environ.get("SPORTELLO_FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("SPORTELLO_FUZZ_EXAMPLES", "2"))
 SEED = int(os.environ.get("SPORTELLO_FUZZ_SEED", "20261201"))
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
 

@@ -50,4 +50,9 @@ def client_address(request: Request) -> str:
                 return str(ipaddress.ip_address(hop))[:64]
             except ValueError:
                 return peer  # garbage where an address should be: trust nothing said
-    return hops[0][:64] if hops else peer
+    if not hops:
+        return peer
+    try:  # every hop is a trusted proxy: the first one is the client
+        return str(ipaddress.ip_address(hops[0]))
+    except ValueError:
+        return peer

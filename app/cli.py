@@ -40,7 +40,9 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
+        # X-Forwarded-For is read by Sportello itself, from SPORTELLO_TRUSTED_PROXIES only
+        # (app/api/client.py); uvicorn's own reading would trust any local peer.
+        proxy_headers=False,
         log_level="info",
         # Sportello writes its own access log (app/api/middleware.py) without raw paths.
         access_log=False,

@@ -5,6 +5,7 @@ A bad value stops the start with pydantic's message, which names the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -83,6 +84,16 @@ class Settings(BaseSettings):
     waiting_timeout_days: int = Field(default=14, ge=1, le=365)
     auto_close_days: int = Field(default=7, ge=1, le=365)
 
+    metrics_token: str = Field(default="", max_length=256)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    redis_url: str = ""
+    rate_limit_enabled: bool = True
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    rate_limit_per_user: int = Field(default=600, ge=1, le=1_000_000)
+    rate_limit_per_api_key: int = Field(default=1200, ge=1, le=1_000_000)
+    rate_limit_per_address: int = Field(default=60, ge=1, le=1_000_000)
+
     log_level: str = "INFO"
     metrics_dir: Path | None = Field(
         default=None,
@@ -90,11 +101,30 @@ class Settings(BaseSettings):
         "that /metrics adds up across them (Prometheus multiprocess mode)",
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for part in value:
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"SPORTELLO_TRUSTED_PROXIES: {part!r} is not an address or a network"
+                ) from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("SPORTELLO_REDIS_URL must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("database_url")

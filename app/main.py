@@ -19,7 +19,14 @@ from app.api.middleware import (
     BodyLimitMiddleware,
     Metrics,
     MetricsMiddleware,
+    PrivateAnswersMiddleware,
     RequestIdMiddleware,
+)
+from app.api.ratelimit import (
+    RATE_LIMIT_HEADERS,
+    RETRY_AFTER_HEADER,
+    RateLimiter,
+    RateLimitHeadersMiddleware,
 )
 from app.api.routers import (
     attachments,
@@ -36,10 +43,12 @@ from app.api.routers import (
     tickets,
     users,
 )
+from app.api.text_guard import ControlCharacterMiddleware
 from app.bootstrap import ensure_first_admin
 from app.config import Settings, get_settings
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
+from app.infra.counters import make_counters
 from app.infra.storage import make_storage
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.worker import run_forever
@@ -79,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await worker
             await app.state.storage.aclose()
             await engine.dispose()
+            await app.state.rate_limiter.counters.close()
 
     app = FastAPI(
         title="Sportello",
@@ -91,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = sessions
     app.state.metrics = Metrics()
     app.state.storage = make_storage(settings)
+    app.state.rate_limiter = RateLimiter(settings, make_counters(settings.redis_url))
+    app.state.database_outage = problems.DatabaseOutage()
+    app.state.database_outage.watch(engine)
 
     problems.install(app)
     for router in (
@@ -113,8 +126,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
 
     # add_middleware puts each one outside the ones before: the last added runs first.
+    app.add_middleware(ControlCharacterMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(problems.UnexpectedErrorMiddleware)
+    app.add_middleware(PrivateAnswersMiddleware)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
@@ -131,6 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Retry-After",
                 "Content-Disposition",
                 "Content-Range",
+                "RateLimit",
+                "RateLimit-Policy",
             ],
         )
 
@@ -154,12 +172,32 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for name, definition in extra.pop("$defs", {}).items():
             components.setdefault(name, definition)
         components.setdefault(model.__name__, extra)
-    for path in schema.get("paths", {}).values():
+    for url, path in schema.get("paths", {}).items():
         for operation in path.values():
+            limited = url.startswith(API_PREFIX + "/")
+            if limited:
+                # Every API operation is rate limited (per user, API key or client address).
+                for code, phrase in (("429", "Too Many Requests"), ("503", "Service Unavailable")):
+                    operation["responses"].setdefault(
+                        code,
+                        {
+                            "description": phrase,
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Problem"}
+                                }
+                            },
+                        },
+                    )
             for code, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if code[:1] in "45" and "application/json" in content:
                     content[problems.PROBLEM_JSON] = content.pop("application/json")
+                if limited:
+                    headers = response.setdefault("headers", {})
+                    headers.update(RATE_LIMIT_HEADERS)
+                    if code in ("429", "503"):
+                        headers["Retry-After"] = RETRY_AFTER_HEADER
     return schema
 
 

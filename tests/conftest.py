@@ -38,6 +38,7 @@ from tests.smtp import SmtpSink
 T = TypeVar("T")
 
 PG_URL = os.environ.get("SPORTELLO_TEST_DATABASE_URL", "")
+METRICS_TOKEN = "metrics-scraper-secret-for-tests"
 
 
 class Database:
@@ -153,6 +154,12 @@ def settings(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Settin
         mail_server="127.0.0.1",
         mail_port=smtp.port,
         mail_from="sportello@sportello.example",
+        # The suite calls from one address and a few users far faster than anyone would:
+        # the limits are tested with servers of their own (tests/api/test_rate_limits.py).
+        metrics_token=METRICS_TOKEN,
+        rate_limit_per_user=1_000_000,
+        rate_limit_per_api_key=1_000_000,
+        rate_limit_per_address=1_000_000,
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -163,7 +170,12 @@ class LiveServer:
     def __init__(self, settings: Settings) -> None:
         self.app = create_app(settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,  # as `sportello serve`: TRUSTED_PROXIES decides
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -63,6 +64,8 @@ class SmtpSink:
         self.received: list[Received] = []
         self.rejected: set[str] = set()
         """Addresses refused with a 550, as senders or as recipients."""
+        self.delay = 0.0
+        """Seconds the server takes to accept each message (to kill a worker mid-batch)."""
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -100,6 +103,8 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:
@@ -112,6 +117,7 @@ class SmtpSink:
         with self._lock:
             self.received.clear()
         self.rejected.clear()
+        self.delay = 0.0
 
     @property
     def messages(self) -> list[Received]:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api import text_guard
 from app.api.deps import get_storage
 from app.api.multipart import read_multipart
 from app.config import Settings
@@ -78,6 +79,14 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 def validate_json(model: type[M], raw: bytes | str, loc: tuple[str, ...] = ("body",)) -> M:
     """Validate with ``model``; errors become the usual 422 (or 400 for broken JSON)."""
+    issues = text_guard.json_issues(raw.encode() if isinstance(raw, str) else raw, loc)
+    if issues:
+        raise RequestValidationError(
+            [
+                {"loc": issue, "msg": "control characters are not allowed", "type": "value_error"}
+                for issue in issues
+            ]
+        )
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.api import client, ratelimit
 from app.config import Settings
 from app.db.pagination import MAX_ID
 from app.domain.access import Actor
@@ -62,8 +63,10 @@ def get_bearer_token(
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
-async def get_actor(session: SessionDep, token: BearerToken) -> Actor:
-    return await auth_service.authenticate(session, token)
+async def get_actor(request: Request, session: SessionDep, token: BearerToken) -> Actor:
+    actor = await auth_service.authenticate(session, token)
+    await ratelimit.limiter(request).charge_actor(request, actor)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
@@ -88,5 +91,4 @@ def get_storage(request: Request) -> BlobStorage:
 StorageDep = Annotated[BlobStorage, Depends(get_storage)]
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+client_address = client.client_address

@@ -200,3 +200,36 @@ class BodyLimitMiddleware:
             detail=f"The request body is larger than {self.limit} bytes.",
         )
         await response(scope, receive, send)
+
+
+class PrivateAnswersMiddleware:
+    """``Cache-Control: no-store`` on every answer to a request with credentials, and on login.
+
+    Such answers are private (a profile, a ticket, the login's token) and no
+    shared or browser cache may keep them. A route that sets its own policy keeps
+    it: attachment downloads are ``private, no-cache`` with an ``ETag`` to revalidate.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = str(scope.get("path", "")).endswith("/auth/login") or any(
+            name == b"authorization" for name, _ in scope.get("headers", [])
+        )
+        if not private:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_private)

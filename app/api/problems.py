@@ -14,7 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +41,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.TooManyRequests: 429,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
+    errors.InsufficientStorage: 507,
 }
 
 
@@ -184,6 +188,96 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResp
     )
 
 
+DATABASE_RETRY_AFTER = 5
+"""Seconds a client is told to wait when the database cannot be reached."""
+
+_UNAVAILABLE_SQLSTATE = ("08", "53", "57P")
+"""Connection exceptions, insufficient resources (too many connections), operator shutdown."""
+
+_SQLITE_UNAVAILABLE = ("unable to open database", "database is locked", "disk i/o error")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be used now, rather than that a query is wrong.
+
+    A pool with no free connection, a refused or broken connection, PostgreSQL's
+    "too many connections" or shutdown states, a SQLite file that cannot be opened.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, PoolTimeoutError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (ConnectionError, TimeoutError)) or (
+            isinstance(current, OSError) and current.errno in (101, 110, 111, 113)
+        ):
+            return True
+        sqlstate = str(getattr(current, "sqlstate", "") or getattr(current, "pgcode", "") or "")
+        if sqlstate.startswith(_UNAVAILABLE_SQLSTATE):
+            return True
+        name = type(current).__name__
+        if name in ("ConnectionDoesNotExistError", "CannotConnectNowError"):
+            return True
+        if name == "OperationalError" and type(current).__module__.startswith("sqlite3"):
+            return str(current).lower().startswith(_SQLITE_UNAVAILABLE)
+        nxt = getattr(current, "orig", None)
+        current = nxt if isinstance(nxt, BaseException) else current.__cause__
+    return False
+
+
+class DatabaseOutage:
+    """Remembers that the database is down, so an outage is logged once, not per request.
+
+    The first request that finds the database unreachable logs a warning; the
+    next new connection the pool manages to open logs that it is back.
+    """
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def watch(self, engine: AsyncEngine) -> None:
+        @event.listens_for(engine.sync_engine, "connect")
+        def _connected(*_: Any) -> None:
+            if self.down:
+                self.down = False
+                logger.warning("the database is reachable again")
+
+    def report(self, exc: BaseException) -> None:
+        if not self.down:
+            self.down = True
+            logger.warning(
+                "the database is unavailable (%s); answering 503 until it is back",
+                _describe(exc),
+            )
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, secret-free account: the exception types of the chain and the driver's words."""
+    orig = getattr(exc, "orig", None) or exc.__cause__
+    inner = f"{type(orig).__name__}: {str(orig).splitlines()[0][:200]}" if orig else ""
+    outer = type(exc).__name__
+    if not inner and not isinstance(exc, DBAPIError):
+        inner = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{outer}, {inner}" if inner else outer
+
+
+def database_unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
+    outage: DatabaseOutage | None = getattr(request.app.state, "database_outage", None)
+    if outage is not None:
+        outage.report(exc)
+    return problem_response(
+        request,
+        503,
+        slug="database-unavailable",
+        title="Service unavailable",
+        detail="The database cannot be reached right now; try again shortly.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
 class UnexpectedErrorMiddleware:
     """Turns an unexpected exception into a 500 problem, logged once with the request id.
 
@@ -209,7 +303,11 @@ class UnexpectedErrorMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         except Exception as exc:
-            response = await unexpected_error_handler(Request(scope), exc)
+            request = Request(scope)
+            if is_database_unavailable(exc):
+                response = database_unavailable_response(request, exc)
+            else:
+                response = await unexpected_error_handler(request, exc)
             if not started:
                 await response(scope, receive, send)
 
@@ -238,8 +336,17 @@ async def storage_unavailable_handler(request: Request, exc: Exception) -> JSONR
     )
 
 
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_unavailable(exc):
+        return database_unavailable_response(request, exc)
+    return await unexpected_error_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StorageUnavailable, storage_unavailable_handler)
+    app.add_exception_handler(DBAPIError, database_error_handler)
+    app.add_exception_handler(PoolTimeoutError, database_error_handler)
+    app.add_exception_handler(OSError, database_error_handler)
     app.add_exception_handler(StaleDataError, concurrent_change_handler)
     app.add_exception_handler(IntegrityError, concurrent_change_handler)
     app.add_exception_handler(errors.DomainError, domain_error_handler)

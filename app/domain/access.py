@@ -27,6 +27,7 @@ class Scope(StrEnum):
     ORDERS_WRITE = "orders:write"
     KB_READ = "kb:read"
     KB_WRITE = "kb:write"
+    METRICS_READ = "metrics:read"
 
 
 class Locale(StrEnum):
@@ -76,6 +77,14 @@ def require_scope(actor: Actor, scope: Scope) -> None:
 def require_admin(actor: Actor) -> None:
     if actor.role is not Role.ADMIN or actor.is_api_key:
         raise Forbidden("This operation is reserved to administrators.")
+
+
+def require_metrics_reader(actor: Actor) -> None:
+    """``/metrics``: administrators, and API keys given ``metrics:read`` (a scraper's key)."""
+    if actor.is_api_key:
+        require_scope(actor, Scope.METRICS_READ)
+    elif actor.role is not Role.ADMIN:
+        raise Forbidden("Metrics are for administrators and keys with 'metrics:read'.")
 
 
 def require_user(actor: Actor) -> int:

@@ -85,3 +85,10 @@ class PayloadTooLarge(DomainError):
 class UnsupportedMediaType(DomainError):
     title = "Unsupported media type"
     slug = "unsupported-media-type"
+
+
+class InsufficientStorage(DomainError):
+    """The attachment store cannot take the bytes now (full or read-only): 507, nothing kept."""
+
+    title = "Insufficient storage"
+    slug = "insufficient-storage"

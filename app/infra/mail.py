@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -114,9 +114,20 @@ class Outcome:
 DELIVERED = Outcome(delivered=True)
 
 
+Accepted = Callable[[int], Awaitable[None]]
+"""Told the index of each mail as soon as the server has accepted it (to record it at once)."""
+
+
 class Mailer(Protocol):
-    async def deliver(self, mails: Sequence[OutgoingMail]) -> list[Outcome]:
-        """Try to send every mail; one outcome per mail, in order. Never raises."""
+    async def deliver(
+        self, mails: Sequence[OutgoingMail], on_accepted: Accepted | None = None
+    ) -> list[Outcome]:
+        """Try to send every mail; one outcome per mail, in order. Never raises.
+
+        ``on_accepted(i)`` is awaited right after the server accepts mail ``i``, before
+        the next one is sent, so that a crash mid-batch re-sends at most the mail in
+        flight.
+        """
         ...
 
 
@@ -185,11 +196,13 @@ class SmtpMailer:
             TIMEOUT=settings.mail_timeout_seconds,
         )
 
-    async def deliver(self, mails: Sequence[OutgoingMail]) -> list[Outcome]:
+    async def deliver(
+        self, mails: Sequence[OutgoingMail], on_accepted: Accepted | None = None
+    ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(mails)
         try:
             async with Connection(self.config) as connection:
-                await self._send_all(connection.session, mails, outcomes)
+                await self._send_all(connection.session, mails, outcomes, on_accepted)
         except Exception as exc:
             # Connecting or logging in failed, or the connection broke: every mail not yet
             # settled waits for the server to come back.
@@ -208,6 +221,7 @@ class SmtpMailer:
         smtp: aiosmtplib.SMTP,
         mails: Sequence[OutgoingMail],
         outcomes: list[Outcome | None],
+        on_accepted: Accepted | None,
     ) -> None:
         for i, mail in enumerate(mails):
             try:
@@ -232,6 +246,8 @@ class SmtpMailer:
             except Exception as exc:
                 # A message the server cannot take (e.g. a malformed address): this mail only.
                 outcomes[i] = Outcome(False, describe(exc, self.settings))
+            if outcomes[i] is DELIVERED and on_accepted is not None:
+                await on_accepted(i)
 
 
 class LogMailer:
@@ -240,8 +256,10 @@ class LogMailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    async def deliver(self, mails: Sequence[OutgoingMail]) -> list[Outcome]:
-        for mail in mails:
+    async def deliver(
+        self, mails: Sequence[OutgoingMail], on_accepted: Accepted | None = None
+    ) -> list[Outcome]:
+        for i, mail in enumerate(mails):
             text = mail.text
             for secret in mail.secrets:
                 text = text.replace(secret, "[token hidden in the log]")
@@ -252,6 +270,8 @@ class LogMailer:
                 mail.subject,
                 text,
             )
+            if on_accepted is not None:
+                await on_accepted(i)
         return [DELIVERED for _ in mails]
 
 

@@ -15,8 +15,10 @@ Three short steps, so no transaction is open while SMTP is talked to:
    attempt it claimed, so a worker whose lease expired cannot overwrite the
    result of the worker that took the row over.
 
-Delivery is at least once: a worker dying between sending and settling leaves
-the row ``sending``; when its lease ends the mail is sent again, with the same
+Each mail the server accepts is recorded as sent at once, in a transaction of
+its own, before the next mail of the batch is sent: a worker killed mid-batch
+leaves ``sending`` only the mail in flight (and the ones not yet sent). Delivery
+is at least once: that one mail is sent again when its lease ends, with the same
 ``Message-ID``, so the receiving side can tell it is the same mail.
 """
 
@@ -147,8 +149,33 @@ def outgoing(claimed: Claimed, settings: Settings) -> OutgoingMail:
     )
 
 
-async def send(claimed: list[Claimed], settings: Settings, mailer: Mailer) -> list[Outcome]:
-    """Render and send (step 2 above); a mail that cannot be rendered fails alone."""
+async def mark_sent(sessions: async_sessionmaker[AsyncSession], claimed: Claimed) -> None:
+    """Record one accepted mail as sent, guarded by the attempt this worker claimed."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Notification)
+            .where(
+                Notification.id == claimed.id,
+                Notification.status == SENDING,
+                Notification.attempts == claimed.attempts,
+            )
+            .values(
+                status=SENT, sent_at=utcnow(), next_attempt_at=None, secret=None, last_error=None
+            )
+        )
+
+
+async def send(
+    claimed: list[Claimed],
+    settings: Settings,
+    mailer: Mailer,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> list[Outcome]:
+    """Render and send (step 2 above); a mail that cannot be rendered fails alone.
+
+    With ``sessions``, each mail is recorded as sent as soon as the server accepts it;
+    if that record fails (the database is away), :func:`settle` records it after the batch.
+    """
     outcomes: list[Outcome | None] = [None] * len(claimed)
     ready: list[tuple[int, OutgoingMail]] = []
     for i, c in enumerate(claimed):
@@ -157,9 +184,18 @@ async def send(claimed: list[Claimed], settings: Settings, mailer: Mailer) -> li
         except Exception as exc:
             logger.error("notification %s could not be rendered: %s", c.id, type(exc).__name__)
             outcomes[i] = Outcome(False, "could not render: " + describe(exc, settings))
+
+    async def accepted(index: int) -> None:
+        if sessions is None:
+            return
+        try:
+            await mark_sent(sessions, claimed[ready[index][0]])
+        except Exception as exc:  # settle() tries again once the batch is over
+            logger.warning("a sent mail could not be recorded at once: %s", type(exc).__name__)
+
     if ready:
         try:
-            results = await mailer.deliver([mail for _, mail in ready])
+            results = await mailer.deliver([mail for _, mail in ready], accepted)
         except Exception as exc:  # a Mailer must not raise; if one does, nothing was learnt
             logger.error("the mailer failed: %s", type(exc).__name__)
             results = [Outcome(False, describe(exc, settings), True) for _ in ready]
@@ -239,7 +275,7 @@ async def dispatch(
         claimed = await claim(sessions, settings, settings.mail_batch_size)
         if not claimed:
             break
-        outcomes = await send(claimed, settings, mailer)
+        outcomes = await send(claimed, settings, mailer, sessions)
         await settle(sessions, settings, claimed, outcomes)
         delivered += sum(o.delivered for o in outcomes)
         if len(claimed) < settings.mail_batch_size or any(o.server_unavailable for o in outcomes):

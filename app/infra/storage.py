@@ -32,7 +32,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar
+
+from app.domain.errors import InsufficientStorage
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -54,6 +56,28 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 class StorageUnavailable(Exception):
     """The store cannot be reached or refuses to work now (an outage, not a bad request)."""
+
+
+T = TypeVar("T")
+
+
+def _writing(action: Callable[[], T]) -> T:
+    """Run a blocking write; a store that is full, read-only or refuses us is a 507 to the client.
+
+    The request then fails as a whole: its staged files are dropped and the blobs it
+    created are discarded (``services/attachments.Uploads.close``), so nothing is kept.
+    """
+    try:
+        return action()
+    except (FileExistsError, FileNotFoundError):
+        raise
+    except OSError as exc:
+        logger.error(
+            "the attachment store cannot be written: %s", exc.strerror or type(exc).__name__
+        )
+        raise InsufficientStorage(
+            "The attachment store cannot take files right now; nothing was stored."
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +174,8 @@ class BlobStorage(Protocol):
         ...
 
     async def check(self) -> None:
-        """Raise ``StorageUnavailable`` when the store cannot be used now."""
+        """Raise ``InsufficientStorage`` or ``StorageUnavailable`` unless a file can be
+        written now (for ``/readyz``)."""
         ...
 
     async def aclose(self) -> None:
@@ -179,7 +204,7 @@ class _LocalWriter:
         self._buffer += chunk
         self._size += len(chunk)
         if len(self._buffer) >= FLUSH_BYTES:
-            await asyncio.to_thread(self._flush)
+            await asyncio.to_thread(_writing, self._flush)
 
     def _flush(self) -> None:
         if self._file is None:
@@ -197,7 +222,7 @@ class _LocalWriter:
         self._file.close()
 
     async def finish(self) -> StagedBlob:
-        await asyncio.to_thread(self._finish)
+        await asyncio.to_thread(_writing, self._finish)
         return StagedBlob(handle=self._name, sha256=self._hash.hexdigest(), size=self._size)
 
     def _abort(self) -> None:
@@ -254,7 +279,19 @@ class LocalBlobStorage:
         await asyncio.to_thread(self._staged_path(staged).unlink, missing_ok=True)
 
     async def save(self, staged: StagedBlob) -> StoredBlob:
-        return await asyncio.to_thread(self._save, staged)
+        return await asyncio.to_thread(_writing, lambda: self._save(staged))
+
+    async def check(self) -> None:
+        await asyncio.to_thread(_writing, self._probe)
+
+    def _probe(self) -> None:
+        self.prepare()
+        probe = self.staging_dir / f".ready-{secrets.token_hex(8)}"
+        with open(probe, "xb") as file:
+            file.write(b"ok")
+            file.flush()
+            os.fsync(file.fileno())
+        probe.unlink()
 
     def _save(self, staged: StagedBlob) -> StoredBlob:
         self.prepare()
@@ -367,18 +404,6 @@ class LocalBlobStorage:
 
     async def download_url(self, sha256: str, *, filename: str, content_type: str) -> str | None:
         return None  # the API streams local files itself
-
-    async def check(self) -> None:
-        def writable() -> bool:
-            self.prepare()
-            return os.access(self.blobs_dir, os.W_OK) and os.access(self.staging_dir, os.W_OK)
-
-        try:
-            ok = await asyncio.to_thread(writable)
-        except OSError:
-            ok = False
-        if not ok:
-            raise StorageUnavailable("the attachment folder is not writable")
 
     async def aclose(self) -> None:
         return None

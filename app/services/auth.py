@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -35,30 +35,25 @@ class IssuedToken:
     expires_at: datetime
 
 
-async def _check_throttle(
-    session: AsyncSession, settings: Settings, email: str, address: str
-) -> None:
+async def _recent_failures(
+    session: AsyncSession, settings: Settings, limit: int, *conditions: ColumnElement[bool]
+) -> int | None:
+    """None while fewer than ``limit`` failures match in the window, else seconds to wait."""
     now = utcnow()
     since = now - timedelta(seconds=settings.login_window_seconds)
-    for column, value, limit in (
-        (LoginFailure.email, email, settings.login_max_failures),
-        (LoginFailure.address, address, settings.login_max_failures_per_address),
-    ):
-        recent = (
-            await session.scalars(
-                select(LoginFailure.created_at)
-                .where(column == value, LoginFailure.created_at > since)
-                .order_by(LoginFailure.created_at.desc())
-                .limit(limit)
-            )
-        ).all()
-        if len(recent) >= limit:
-            # The oldest of the last `limit` failures must leave the window first.
-            free_at = recent[-1] + timedelta(seconds=settings.login_window_seconds)
-            retry_after = int((free_at - now).total_seconds()) + 1
-            raise TooManyRequests(
-                "Too many failed logins; try again later.", retry_after=retry_after
-            )
+    recent = (
+        await session.scalars(
+            select(LoginFailure.created_at)
+            .where(*conditions, LoginFailure.created_at > since)
+            .order_by(LoginFailure.created_at.desc())
+            .limit(limit)
+        )
+    ).all()
+    if len(recent) < limit:
+        return None
+    # The oldest of the last `limit` failures must leave the window first.
+    free_at = recent[-1] + timedelta(seconds=settings.login_window_seconds)
+    return int((free_at - now).total_seconds()) + 1
 
 
 async def login(
@@ -72,9 +67,19 @@ async def login(
     """Check the credentials and issue a token.
 
     The answer to an unknown e-mail, a wrong password and a deactivated account
-    is the same 401, given after the same work. Failures are counted per account
-    and per client address; past the limit the answer is 429 with Retry-After,
-    checked before the password so guessing stops being worth it.
+    is the same 401, given after the same work.
+
+    Throttling never refuses a correct password because of other people's
+    failures (an office, or everyone behind one reverse proxy, shares an address):
+
+    - the failing *pair* (account, address) is refused with 429 before the password
+      is checked once it has ``LOGIN_MAX_FAILURES`` failures in the window, so
+      guessing from one address stops being worth it;
+    - past ``LOGIN_MAX_FAILURES_PER_ADDRESS`` failures from an address (unknown
+      accounts, spraying) or 10 times ``LOGIN_MAX_FAILURES`` for one account from
+      anywhere, a *wrong* answer is 429 instead of 401; a right one still logs in.
+      Known and unknown accounts are answered alike, so the limits tell nobody
+      which e-mails exist.
 
     Unlike other use cases this one runs its own transactions: a failed login
     must be recorded although the answer is an error (which rolls the request's
@@ -83,7 +88,15 @@ async def login(
     """
     email = normalise_email(email)
     async with sessions.begin() as session:
-        await _check_throttle(session, settings, email, address)
+        wait = await _recent_failures(
+            session,
+            settings,
+            settings.login_max_failures,
+            LoginFailure.email == email,
+            LoginFailure.address == address[:64],
+        )
+        if wait is not None:
+            raise TooManyRequests("Too many failed logins; try again later.", retry_after=wait)
         user = await session.scalar(select(User).where(User.email == email))
     if user is None:
         await passwords.burn_verification(settings, password)
@@ -95,14 +108,29 @@ async def login(
     async with sessions.begin() as session:
         if not ok or user is None:
             session.add(LoginFailure(email=email[:320], address=address[:64]))
+            await session.flush()
+            for limit, condition in (
+                # This failure included: the one past the limit is the first answered 429.
+                (settings.login_max_failures_per_address + 1, LoginFailure.address == address[:64]),
+                (settings.login_max_failures * 10 + 1, LoginFailure.email == email),
+            ):
+                wait = await _recent_failures(session, settings, limit, condition)
+                if wait is not None:
+                    break
         else:
-            await session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+            await session.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.email == email, LoginFailure.address == address[:64]
+                )
+            )
             token = secrets.token_urlsafe(32)
             expires_at = utcnow() + timedelta(hours=settings.token_ttl_hours)
             session.add(
                 AuthToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at)
             )
     if not ok or user is None:
+        if wait is not None:
+            raise TooManyRequests("Too many failed logins; try again later.", retry_after=wait)
         raise Unauthenticated("Invalid e-mail or password.")
     return IssuedToken(access_token=token, expires_at=expires_at)
 

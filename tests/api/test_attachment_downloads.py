@@ -125,3 +125,7 @@ def test_a_client_cache_revalidates_with_the_etag(
     assert again.status_code == 304 and again.content == b""
     other = client.get(url, headers={"If-None-Match": '"something-else"'})
     assert other.status_code == 200
+    # "*" matches whatever the current representation is (RFC 9110 13.1.2).
+    star = client.get(url, headers={"If-None-Match": "*"})
+    assert star.status_code == 304 and star.content == b""
+    assert star.headers["etag"] == first.headers["etag"]

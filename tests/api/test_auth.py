@@ -124,7 +124,7 @@ def test_repeated_failures_for_one_account_are_throttled(desk: Desk) -> None:
     # Even the right password waits: guessing must stop paying off.
     r = anon.post("/auth/login", json={"email": user["email"], "password": PASSWORD})
     assert r.status_code == 429
-    # Another account from elsewhere is not affected by this account's lock.
+    # Another account from the same address is not affected by this pair's lock.
     _, other = desk.user("agent")
     r = anon.post("/auth/login", json={"email": other["email"], "password": PASSWORD})
     assert r.status_code == 200
@@ -139,6 +139,23 @@ def test_failures_from_one_address_across_accounts_are_throttled(desk: Desk) -> 
     r = anon.post("/auth/login", json={"email": "another@example.com", "password": "x" * 9})
     assert r.status_code == 429
     assert int(r.headers["retry-after"]) > 0
+
+
+def test_other_peoples_failures_never_refuse_a_correct_password(desk: Desk) -> None:
+    """An office behind one address: others' failures (unknown accounts, wrong passwords of
+    other accounts) slow the failing attempts down, never a colleague's right password."""
+    _, user = desk.user("agent")
+    _, colleague = desk.user("agent")
+    anon = desk.anonymous()
+    for i in range(desk.settings.login_max_failures_per_address + 5):
+        anon.post("/auth/login", json={"email": f"nobody{i}@example.com", "password": "x" * 9})
+    for _ in range(desk.settings.login_max_failures + 2):
+        anon.post("/auth/login", json={"email": colleague["email"], "password": "wrong-password"})
+    r = anon.post("/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    # The failing pair itself stays refused, even with the right password.
+    r = anon.post("/auth/login", json={"email": colleague["email"], "password": PASSWORD})
+    assert r.status_code == 429
 
 
 def test_success_clears_the_failure_count(desk: Desk, db: Database) -> None:

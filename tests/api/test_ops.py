@@ -6,14 +6,15 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
-from tests.conftest import LiveServer
+from tests.conftest import METRICS_TOKEN, LiveServer
 from tests.factories import SSL_CONTEXT, Desk
 
 REQUESTS = "sportello_http_requests"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def request_counts(root_client: httpx.Client) -> dict[tuple[str, str, str], float]:
-    r = root_client.get("/metrics")
+    r = root_client.get("/metrics", headers=SCRAPER)
     assert r.status_code == 200
     counts: dict[tuple[str, str, str], float] = {}
     for family in text_string_to_metric_families(r.text):
@@ -35,7 +36,28 @@ def test_healthz_answers_without_credentials(root_client: httpx.Client) -> None:
 def test_readyz_checks_the_database(root_client: httpx.Client) -> None:
     r = root_client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "database": "ok"}
+    assert r.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+
+
+def test_metrics_need_the_scraper_token_an_admin_or_a_metrics_key(
+    desk: Desk, root_client: httpx.Client
+) -> None:
+    r = root_client.get("/metrics")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert root_client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert root_client.get("/metrics", headers=SCRAPER).status_code == 200
+    callers = [
+        (desk.customer_user(desk.customer()), 403),
+        (desk.agent(), 403),
+        (desk.admin(), 200),
+        (desk.api_key("tickets:read"), 403),
+        (desk.api_key("metrics:read"), 200),
+    ]
+    for who, expected in callers:
+        r = root_client.get("/metrics", headers={"Authorization": who.headers["Authorization"]})
+        assert r.status_code == expected, r.text
+        assert r.headers["cache-control"] == "no-store"
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
@@ -78,7 +100,7 @@ def test_metrics_count_requests_by_route_template(desk: Desk, root_client: httpx
 
 def test_metrics_are_prometheus_text_with_latencies(root_client: httpx.Client) -> None:
     root_client.get("/healthz")
-    r = root_client.get("/metrics")
+    r = root_client.get("/metrics", headers=SCRAPER)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     names = {family.name for family in text_string_to_metric_families(r.text)}

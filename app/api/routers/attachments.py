@@ -17,7 +17,7 @@ from app.api.problems import problem_response, responses
 from app.api.schemas.attachments import AttachmentsAdded
 from app.api.schemas.common import Page
 from app.api.schemas.tickets import AttachmentRead
-from app.domain.attachments import TEXT
+from app.domain.attachments import ALLOWED_TYPES, TEXT
 from app.services import attachments as attachment_service
 
 logger = logging.getLogger("sportello.attachments")
@@ -25,13 +25,17 @@ logger = logging.getLogger("sportello.attachments")
 router = APIRouter(tags=["attachments"])
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
+_FILE_TYPES = {
+    (f"{kind}; charset=utf-8" if kind == TEXT else kind): _BINARY for kind in ALLOWED_TYPES
+}
+"""A download is of the type detected at upload: one of the allowed ones, never anything else."""
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The file", "content": {"application/octet-stream": _BINARY}},
+    200: {"description": "The file", "content": _FILE_TYPES},
     206: {
         "description": "The requested part of the file (`Range: bytes=first-last`)",
-        "content": {"application/octet-stream": _BINARY},
+        "content": _FILE_TYPES,
     },
-    304: {"description": "Not modified (`If-None-Match` names the current ETag)"},
+    304: {"description": "Not modified (`If-None-Match` names the current ETag, or is `*`)"},
     307: {
         "description": "With object storage and `SPORTELLO_S3_PRESIGN_SECONDS` set: the file "
         "is fetched from a short-lived presigned URL (`Location`)",
@@ -190,7 +194,11 @@ async def download_attachment(
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
     }
-    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
+    # RFC 9110 13.1.2: "*" matches any current representation, and this one exists.
+    if if_none_match is not None and (
+        if_none_match.strip() == "*"
+        or etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    ):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     media_type = f"{TEXT}; charset=utf-8" if attachment.content_type == TEXT else None
     media_type = media_type or attachment.content_type

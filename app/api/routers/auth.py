@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.api.deps import (
     BearerToken,
@@ -14,6 +14,7 @@ from app.api.deps import (
     client_address,
 )
 from app.api.problems import responses
+from app.api.ratelimit import limit_by_address
 from app.api.schemas.auth import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -38,6 +39,7 @@ router = APIRouter(tags=["auth"])
     response_model=TokenRead,
     operation_id="login",
     responses=responses(400, 401, 422, 429),
+    dependencies=[Depends(limit_by_address)],
 )
 async def login(
     body: LoginRequest,

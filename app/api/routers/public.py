@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.api.deps import SessionDep
 from app.api.problems import responses
+from app.api.ratelimit import limit_by_address
 from app.api.schemas.notifications import PublicTicketRead
 from app.services import public_links
 
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/public", tags=["public"])
     response_model=PublicTicketRead,
     operation_id="get_public_ticket",
     responses=responses(404, 422),
+    dependencies=[Depends(limit_by_address)],
 )
 async def get_public_ticket(
     token: Annotated[str, Path(description="The token of the link in the confirmation e-mail.")],

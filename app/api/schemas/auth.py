@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from app.api.schemas.common import Email, IdRef, Input, Name, Output, Password, Phone
+from app.api.schemas.common import Email, IdRef, Input, Name, Output, Password, Phone, non_null
 from app.api.schemas.customers import CustomerRead
 from app.domain.access import Locale, Role, Scope
 
@@ -37,6 +37,8 @@ class UserRead(Output):
 
 
 class MeUpdate(Input):
+    model_config = non_null("name", "locale")
+
     name: Name | None = None
     phone: Phone | None = None
     locale: Locale | None = None
@@ -93,6 +95,8 @@ class UserCreate(Input):
 
 
 class UserUpdate(Input):
+    model_config = non_null("email", "name", "password", "role", "locale", "is_active")
+
     email: Email | None = None
     name: Name | None = None
     password: Password | None = None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from app.db.pagination import MAX_ID
 
@@ -13,6 +14,33 @@ class Input(BaseModel):
     """Every request body: unknown fields are refused (no silent mass assignment)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def non_null(*fields: str) -> ConfigDict:
+    """The config of a PATCH body whose ``fields`` may be omitted but not set to null.
+
+    The Python type says ``X | None`` (omitted reads as None); the published schema
+    must say what the validators enforce, so ``null`` is taken out of those fields.
+    """
+
+    def strip(schema: JsonDict, _cls: Any = None) -> None:
+        properties = schema.get("properties")
+        if not isinstance(properties, dict):
+            return
+        for name in fields:
+            prop = properties.get(name)
+            any_of = prop.get("anyOf") if isinstance(prop, dict) else None
+            if not isinstance(prop, dict) or not isinstance(any_of, list):
+                continue
+            options = [o for o in any_of if o != {"type": "null"}]
+            prop.pop("default", None)
+            if len(options) == 1 and isinstance(options[0], dict):
+                prop.pop("anyOf")
+                prop.update(options[0])
+            else:
+                prop["anyOf"] = options
+
+    return ConfigDict(extra="forbid", json_schema_extra=strip)
 
 
 class Output(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints, model_validator
 
-from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone, ShortText
+from app.api.schemas.common import Email, IdRef, Input, Name, Output, Phone, ShortText, non_null
 from app.domain.access import Locale
 from app.domain.orders import OrderKind, OrderStatus
 
@@ -30,6 +30,8 @@ class CustomerCreate(Input):
 
 
 class CustomerUpdate(Input):
+    model_config = non_null("code", "name", "locale")
+
     code: Code | None = None
     name: Name | None = None
     email: Email | None = None
@@ -69,6 +71,8 @@ class OrderCreate(Input):
 
 
 class OrderUpdate(Input):
+    model_config = non_null("status")
+
     description: ShortText | None = None
     status: OrderStatus | None = None
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from app.api.schemas.common import IdRef, Input, Output, no_control_chars, not_blank
+from app.api.schemas.common import IdRef, Input, Output, no_control_chars, non_null, not_blank
 from app.api.schemas.tickets import CustomerCode, LongText, Subject, TicketRead
 from app.domain.access import Locale
 from app.domain.tickets import TicketType
@@ -37,6 +37,8 @@ class ArticleCreate(Input):
 
 
 class ArticleUpdate(Input):
+    model_config = non_null("title", "body", "locale", "published")
+
     title: Title | None = None
     body: Markdown | None = None
     category_id: IdRef | None = None

@@ -15,6 +15,7 @@ from app.api.schemas.common import (
     Output,
     Phone,
     no_control_chars,
+    non_null,
     not_blank,
 )
 from app.db.models import Category, Reply, Ticket, TicketEvent
@@ -103,6 +104,8 @@ class FollowUpCreate(_TicketBody):
 
 
 class TicketUpdate(Input):
+    model_config = non_null("severity", "subject")
+
     category_id: IdRef | None = None
     severity: Severity | None = None
     assignee_id: IdRef | None = None

@@ -10,12 +10,16 @@ import os
 import sys
 from pathlib import Path
 
-from app.config import get_settings
+from app.config import SettingsError, get_settings, unknown_variables
+from app.version import __version__
+
+HELP = argparse.ArgumentDefaultsHelpFormatter
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    get_settings()  # bad settings stop here, as one line each, before uvicorn starts
     uvicorn.run(
         "app.main:app",
         host=args.host,
@@ -33,10 +37,14 @@ def _migrate(args: argparse.Namespace) -> int:
     from app.db import migrate
 
     settings = get_settings()
-    if args.revision.startswith("-") or args.downgrade:
-        migrate.downgrade(settings.database_url, args.revision)
-    else:
-        migrate.upgrade(settings.database_url, args.revision)
+    try:
+        if args.revision.startswith("-") or args.downgrade:
+            migrate.downgrade(settings.database_url, args.revision)
+        else:
+            migrate.upgrade(settings.database_url, args.revision)
+    except migrate.UnknownRevision as exc:
+        print(f"sportello migrate: {exc}", file=sys.stderr)
+        return 2
     print(f"database at {args.revision}")
     return 0
 
@@ -47,7 +55,7 @@ def _worker(args: argparse.Namespace) -> int:
     from app.worker import run_forever, run_jobs_once
 
     settings = get_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
 
     async def main() -> None:
         engine = make_engine(settings)
@@ -90,8 +98,11 @@ def _create_admin(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     if not password:
         password = getpass.getpass("Password for the new admin: ")
-    if len(password) < 8:
-        print("the password must have at least 8 characters", file=sys.stderr)
+    try:
+        # The rules of POST /users, checked before the schema is touched.
+        user_service.check_credentials(args.email, password)
+    except DomainError as exc:
+        print(f"sportello create-admin: {exc.detail}", file=sys.stderr)
         return 2
 
     _ensure_schema()
@@ -118,7 +129,7 @@ def _create_admin(args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except DomainError as exc:
-        print(exc.detail, file=sys.stderr)
+        print(f"sportello create-admin: {exc.detail}", file=sys.stderr)
         return 1
     print(f"admin {args.email} created")
     return 0
@@ -149,43 +160,81 @@ def _openapi(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sportello", description="Sportello help desk")
+    parser = argparse.ArgumentParser(
+        prog="sportello",
+        description="Sportello help desk. Settings come from SPORTELLO_* variables "
+        "(see the README's Settings section).",
+        formatter_class=HELP,
+    )
+    parser.add_argument("--version", action="version", version=f"sportello {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="serve the API with uvicorn")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve = sub.add_parser("serve", help="serve the API with uvicorn", formatter_class=HELP)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=1, help="number of server processes")
     serve.set_defaults(func=_serve)
 
-    mig = sub.add_parser("migrate", help="upgrade (or downgrade) the database schema")
-    mig.add_argument("revision", nargs="?", default="head")
-    mig.add_argument("--downgrade", action="store_true")
+    mig = sub.add_parser(
+        "migrate", help="upgrade (or downgrade) the database schema", formatter_class=HELP
+    )
+    mig.add_argument(
+        "revision", nargs="?", default="head", help="target revision (head, base, 0003, -1, ...)"
+    )
+    mig.add_argument("--downgrade", action="store_true", help="go down to REVISION instead of up")
     mig.set_defaults(func=_migrate)
 
-    worker = sub.add_parser("worker", help="run the periodic jobs and the mail dispatcher")
+    worker = sub.add_parser(
+        "worker", help="run the periodic jobs and the mail dispatcher", formatter_class=HELP
+    )
     worker.add_argument("--once", action="store_true", help="one round, then exit")
     worker.set_defaults(func=_worker)
 
-    admin = sub.add_parser("create-admin", help="create an administrator")
-    admin.add_argument("email")
-    admin.add_argument("--name", default="Administrator")
-    admin.add_argument("--locale", choices=["it", "es", "en"], default="en")
-    admin.add_argument("--password-stdin", action="store_true")
+    admin = sub.add_parser(
+        "create-admin",
+        help="create an administrator",
+        description="Create an administrator. The password is read from "
+        "SPORTELLO_NEW_ADMIN_PASSWORD, else standard input (--password-stdin), else a prompt; "
+        "it follows the rules of POST /users (8 to 256 characters).",
+        formatter_class=HELP,
+    )
+    admin.add_argument("email", help="the admin's e-mail address (their login)")
+    admin.add_argument("--name", default="Administrator", help="display name")
+    admin.add_argument(
+        "--locale", choices=["it", "es", "en"], default="en", help="language of the admin's mail"
+    )
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     admin.set_defaults(func=_create_admin)
 
-    demo = sub.add_parser("demo-data", help="fill an empty database with example data")
+    demo = sub.add_parser(
+        "demo-data",
+        help="fill the database with a desk worth clicking through",
+        description="Add demo customers, agents, tickets in every status with replies, notes, "
+        "attachments and solutions, and knowledge-base articles; print the logins. Works on a "
+        "fresh database or one holding only admins (the README quickstart's).",
+        formatter_class=HELP,
+    )
     demo.set_defaults(func=_demo_data)
 
-    spec = sub.add_parser("openapi", help="write the OpenAPI schema")
-    spec.add_argument("--output", "-o", default="openapi.json")
+    spec = sub.add_parser("openapi", help="write the OpenAPI schema", formatter_class=HELP)
+    spec.add_argument("--output", "-o", default="openapi.json", help="file to write, - for stdout")
     spec.set_defaults(func=_openapi)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    if args.command != "serve":  # the server logs them itself, once per process
+        for warning in unknown_variables(os.environ):
+            print(f"sportello: warning: {warning}", file=sys.stderr)
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"sportello: {line}", file=sys.stderr)
+        return 2
     return code
 
 

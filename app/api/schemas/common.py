@@ -7,6 +7,7 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.db.pagination import MAX_ID
+from app.domain.access import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 
 class Input(BaseModel):
@@ -40,7 +41,9 @@ Name = Annotated[
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9+()./ -]{3,40}$")]
 Email = Annotated[EmailStr, StringConstraints(max_length=320)]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Password = Annotated[
+    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+]
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=2000),

@@ -136,15 +136,24 @@ def _create_admin(args: argparse.Namespace) -> int:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from app.demo import load_demo_data
+    from app.demo import DemoRefused, load_demo_data
 
     settings = get_settings()
     _ensure_schema()
-    created = asyncio.run(load_demo_data(settings))
-    if not created:
-        print("the database is not empty: demo data not loaded", file=sys.stderr)
+    try:
+        summary = asyncio.run(load_demo_data(settings))
+    except DemoRefused as exc:
+        print(f"sportello demo-data: not loaded: {exc}", file=sys.stderr)
         return 1
-    print("demo data loaded; log in as any demo user with the password 'demo-password'")
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.tickets_by_status.items()))
+    print(f"demo data loaded: {sum(summary.tickets_by_status.values())} tickets ({statuses})")
+    print(f"log in with any of these, password {summary.password!r}:")
+    width = max(len(email) for _, email, _ in summary.logins)
+    for role, email, name in summary.logins:
+        print(f"  {role:<8} {email:<{width}}  {name}")
+    if summary.public_link:
+        print(f"a solved ticket's public status page: {summary.public_link}")
+    print("admins made before (e.g. by SPORTELLO_ADMIN_EMAIL) are unchanged")
     return 0
 
 

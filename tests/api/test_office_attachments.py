@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.config import Settings
 from tests import samples
-from tests.api.test_attachments import World, blobs, count, world  # noqa: F401
+from tests.api.test_attachments import World, blobs, count
 from tests.conftest import Database
+from tests.factories import Desk
+
+
+@pytest.fixture
+def world(desk: Desk) -> World:
+    customer = desk.customer()
+    return World(
+        customer=customer,
+        user=desk.customer_user(customer),
+        colleague=desk.customer_user(customer),
+        stranger=desk.customer_user(desk.customer()),
+        agent=desk.agent(),
+    )
 
 
 def test_a_docx_and_an_iphone_photo_are_taken_and_downloaded_as_sent(world: World) -> None:

@@ -29,6 +29,7 @@ from app.api.routers import (
     auth,
     categories,
     customers,
+    email_changes,
     knowledge,
     meta,
     notifications,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         auth.router,
         auth.keys,
+        email_changes.router,
         users.router,
         customers.router,
         orders.router,

@@ -63,6 +63,8 @@ class Actor:
     name: str
     scopes: frozenset[Scope] | None = None
     api_key_id: int | None = None
+    time_zone: str = "UTC"
+    """Where the caller's plain dates start (a user's profile; UTC for an API key)."""
 
     @property
     def is_staff(self) -> bool:

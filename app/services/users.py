@@ -20,8 +20,9 @@ from app.domain.access import (
     password_problem,
     require_user,
 )
+from app.domain.dates import DEFAULT_TIME_ZONES
 from app.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.services import passwords
+from app.services import email_changes, passwords
 from app.services.auth import normalise_email, token_digest
 
 
@@ -83,6 +84,7 @@ async def create(
         customer_id=customer_id,
         phone=phone,
         locale=locale,
+        time_zone=DEFAULT_TIME_ZONES[locale],
     )
     session.add(user)
     await flush_unique(session, f"A user with e-mail {email!r} already exists.")
@@ -171,17 +173,25 @@ async def update_me(
     *,
     current_token: str,
 ) -> User:
-    """Change one's own profile; a new password needs the current one and ends other sessions."""
+    """Change one's own profile; a new password needs the current one and ends other sessions.
+
+    A new e-mail address needs the current password too, and takes effect only when
+    the link mailed to it is opened (``services/email_changes.py``).
+    """
     user = await me(session, actor)
     password = changes.pop("password", None)
     current = changes.pop("current_password", None)
+    new_email = changes.pop("email", None)
+    if (password is not None or new_email is not None) and (
+        current is None
+        or not await passwords.verify_password(settings, user.password_hash, current)
+    ):
+        raise InvalidInput(
+            "The current password is missing or wrong.", ["body", "current_password"]
+        )
+    if new_email is not None:
+        await email_changes.request(session, user, new_email)
     if password is not None:
-        if current is None or not await passwords.verify_password(
-            settings, user.password_hash, current
-        ):
-            raise InvalidInput(
-                "The current password is missing or wrong.", ["body", "current_password"]
-            )
         user.password_hash = await passwords.hash_password(settings, password)
         await session.execute(
             delete(AuthToken).where(

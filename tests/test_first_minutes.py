@@ -297,3 +297,55 @@ def test_demo_data_on_top_of_the_quickstart_admin_makes_a_desk_to_click_through(
         own = client.get("/tickets", params={"limit": 100}, headers=customer).json()["items"]
         assert own and all(t["customer_id"] == own[0]["customer_id"] for t in own)
     assert rows(db_file, "SELECT count(*) FROM notification WHERE status = 'queued'") == [(0,)]
+
+
+def test_sportello_serve_with_json_logs_writes_one_json_object_per_line(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
+    env.update(
+        SPORTELLO_LOG_FORMAT="json",
+        SPORTELLO_DATABASE_URL=f"sqlite:///{tmp_path / 'json.db'}",  # the plain form, mapped
+        SPORTELLO_STORAGE_DIR=str(tmp_path / "files"),
+        SPORTELLO_ARGON2_MEMORY_KIB="8",
+        SPORTELLO_ARGON2_TIME_COST="1",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        base = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "no server"
+            time.sleep(0.2)
+        r = httpx.get(f"{base}/api/v1/me", headers={"X-Request-ID": "trace-me-42"}, timeout=10)
+        assert r.status_code == 401
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    lines = [line for line in err.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert any("starting: database sqlite+aiosqlite:///" in e["message"] for e in entries)
+    assert any(e["logger"] == "uvicorn.error" for e in entries)
+    [access] = [
+        e for e in entries if e["logger"] == "sportello.access" and "/api/v1/me" in e["message"]
+    ]
+    assert access["request_id"] == "trace-me-42"

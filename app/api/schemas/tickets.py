@@ -79,7 +79,9 @@ def _date_or_instant(value: object) -> object:
 
 
 DayOrInstant = Annotated[
-    date | Instant,
+    # Strict: only what the validator below made a date is one ("2026-01-01T00:00:00", with
+    # no offset, is not taken as that day: it is 422 as before).
+    Annotated[date, Field(strict=True)] | Instant,
     BeforeValidator(_date_or_instant),
     Field(
         description="A timestamp with its UTC offset (`2026-02-01T09:00:00Z`), or a plain date "

@@ -154,7 +154,6 @@ async def load_demo_data(settings: Settings) -> DemoSummary:
     """Fill the database with the demo desk; :class:`DemoRefused` says why it cannot."""
     engine = make_engine(settings)
     storage = make_storage(settings.storage_dir)
-    storage.prepare()
     try:
         async with make_sessionmaker(engine, settings).begin() as session:
             reason = await _refusal(session)

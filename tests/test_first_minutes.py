@@ -84,14 +84,17 @@ def test_version_and_help_with_defaults(tmp_path: Path) -> None:
     db_file = tmp_path / "cli.db"
     version = run(tmp_path, db_file, "--version")
     assert version.returncode == 0 and version.stdout.startswith("sportello ")
+    from app.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
     for command, default in (
         ("serve", "(default: 8000)"),
         ("migrate", "(default: head)"),
         ("create-admin", "(default: Administrator)"),
         ("openapi", "(default: openapi.json)"),
     ):
-        shown = run(tmp_path, db_file, command, "--help")
-        assert shown.returncode == 0 and default in shown.stdout, shown.stdout
+        shown = commands[command].format_help()  # type: ignore[index]
+        assert default in shown, shown
 
 
 def test_every_option_has_help() -> None:

@@ -10,7 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-from app.config import VAR_DIR, get_settings
+from app.config import VAR_DIR, SettingsError, get_settings, unknown_variables
+from app.version import __version__
+
+HELP = argparse.ArgumentDefaultsHelpFormatter
 
 
 def _metrics_for(workers: int, *, clear: bool) -> None:
@@ -33,8 +36,8 @@ def _metrics_for(workers: int, *, clear: bool) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    get_settings()  # bad settings stop here, as one line each, before uvicorn starts
     _metrics_for(args.workers, clear=True)
-
     uvicorn.run(
         "app.main:app",
         host=args.host,
@@ -54,10 +57,14 @@ def _migrate(args: argparse.Namespace) -> int:
     from app.db import migrate
 
     settings = get_settings()
-    if args.revision.startswith("-") or args.downgrade:
-        migrate.downgrade(settings.database_url, args.revision)
-    else:
-        migrate.upgrade(settings.database_url, args.revision)
+    try:
+        if args.revision.startswith("-") or args.downgrade:
+            migrate.downgrade(settings.database_url, args.revision)
+        else:
+            migrate.upgrade(settings.database_url, args.revision)
+    except migrate.UnknownRevision as exc:
+        print(f"sportello migrate: {exc}", file=sys.stderr)
+        return 2
     print(f"database at {args.revision}")
     return 0
 
@@ -69,7 +76,7 @@ def _worker(args: argparse.Namespace) -> int:
     from app.worker import run_forever, run_jobs_once
 
     settings = get_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     if args.metrics_port:
         from app.infra.metrics import serve_worker_metrics
 
@@ -116,8 +123,11 @@ def _create_admin(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     if not password:
         password = getpass.getpass("Password for the new admin: ")
-    if len(password) < 8:
-        print("the password must have at least 8 characters", file=sys.stderr)
+    try:
+        # The rules of POST /users, checked before the schema is touched.
+        user_service.check_credentials(args.email, password)
+    except DomainError as exc:
+        print(f"sportello create-admin: {exc.detail}", file=sys.stderr)
         return 2
 
     _ensure_schema()
@@ -144,22 +154,31 @@ def _create_admin(args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except DomainError as exc:
-        print(exc.detail, file=sys.stderr)
+        print(f"sportello create-admin: {exc.detail}", file=sys.stderr)
         return 1
     print(f"admin {args.email} created")
     return 0
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from app.demo import load_demo_data
+    from app.demo import DemoRefused, load_demo_data
 
     settings = get_settings()
     _ensure_schema()
-    created = asyncio.run(load_demo_data(settings))
-    if not created:
-        print("the database is not empty: demo data not loaded", file=sys.stderr)
+    try:
+        summary = asyncio.run(load_demo_data(settings))
+    except DemoRefused as exc:
+        print(f"sportello demo-data: not loaded: {exc}", file=sys.stderr)
         return 1
-    print("demo data loaded; log in as any demo user with the password 'demo-password'")
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.tickets_by_status.items()))
+    print(f"demo data loaded: {sum(summary.tickets_by_status.values())} tickets ({statuses})")
+    print(f"log in with any of these, password {summary.password!r}:")
+    width = max(len(email) for _, email, _ in summary.logins)
+    for role, email, name in summary.logins:
+        print(f"  {role:<8} {email:<{width}}  {name}")
+    if summary.public_link:
+        print(f"a solved ticket's public status page: {summary.public_link}")
+    print("admins made before (e.g. by SPORTELLO_ADMIN_EMAIL) are unchanged")
     return 0
 
 
@@ -175,54 +194,92 @@ def _openapi(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sportello", description="Sportello help desk")
+    parser = argparse.ArgumentParser(
+        prog="sportello",
+        description="Sportello help desk. Settings come from SPORTELLO_* variables "
+        "(see the README's Settings section).",
+        formatter_class=HELP,
+    )
+    parser.add_argument("--version", action="version", version=f"sportello {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="serve the API with uvicorn")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve = sub.add_parser("serve", help="serve the API with uvicorn", formatter_class=HELP)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=1, help="number of server processes")
     serve.set_defaults(func=_serve)
 
-    mig = sub.add_parser("migrate", help="upgrade (or downgrade) the database schema")
-    mig.add_argument("revision", nargs="?", default="head")
-    mig.add_argument("--downgrade", action="store_true")
+    mig = sub.add_parser(
+        "migrate", help="upgrade (or downgrade) the database schema", formatter_class=HELP
+    )
+    mig.add_argument(
+        "revision", nargs="?", default="head", help="target revision (head, base, 0003, -1, ...)"
+    )
+    mig.add_argument("--downgrade", action="store_true", help="go down to REVISION instead of up")
     mig.set_defaults(func=_migrate)
 
-    worker = sub.add_parser("worker", help="run the periodic jobs and the mail dispatcher")
+    worker = sub.add_parser(
+        "worker", help="run the periodic jobs and the mail dispatcher", formatter_class=HELP
+    )
     worker.add_argument("--once", action="store_true", help="one round, then exit")
     worker.add_argument(
         "--metrics-port",
         type=int,
         default=0,
-        help="serve the worker's Prometheus metrics on this port (default: 0, not served)",
+        help="serve the worker's Prometheus metrics on this port (0: not served)",
     )
     worker.add_argument(
         "--metrics-host",
         default="127.0.0.1",
-        help="address for --metrics-port (default: 127.0.0.1; 0.0.0.0 in a container)",
+        help="address for --metrics-port (0.0.0.0 in a container)",
     )
     worker.set_defaults(func=_worker)
 
-    admin = sub.add_parser("create-admin", help="create an administrator")
-    admin.add_argument("email")
-    admin.add_argument("--name", default="Administrator")
-    admin.add_argument("--locale", choices=["it", "es", "en"], default="en")
-    admin.add_argument("--password-stdin", action="store_true")
+    admin = sub.add_parser(
+        "create-admin",
+        help="create an administrator",
+        description="Create an administrator. The password is read from "
+        "SPORTELLO_NEW_ADMIN_PASSWORD, else standard input (--password-stdin), else a prompt; "
+        "it follows the rules of POST /users (8 to 256 characters).",
+        formatter_class=HELP,
+    )
+    admin.add_argument("email", help="the admin's e-mail address (their login)")
+    admin.add_argument("--name", default="Administrator", help="display name")
+    admin.add_argument(
+        "--locale", choices=["it", "es", "en"], default="en", help="language of the admin's mail"
+    )
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     admin.set_defaults(func=_create_admin)
 
-    demo = sub.add_parser("demo-data", help="fill an empty database with example data")
+    demo = sub.add_parser(
+        "demo-data",
+        help="fill the database with a desk worth clicking through",
+        description="Add demo customers, agents, tickets in every status with replies, notes, "
+        "attachments and solutions, and knowledge-base articles; print the logins. Works on a "
+        "fresh database or one holding only admins (the README quickstart's).",
+        formatter_class=HELP,
+    )
     demo.set_defaults(func=_demo_data)
 
-    spec = sub.add_parser("openapi", help="write the OpenAPI schema")
-    spec.add_argument("--output", "-o", default="openapi.json")
+    spec = sub.add_parser("openapi", help="write the OpenAPI schema", formatter_class=HELP)
+    spec.add_argument("--output", "-o", default="openapi.json", help="file to write, - for stdout")
     spec.set_defaults(func=_openapi)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    if args.command != "serve":  # the server logs them itself, once per process
+        for warning in unknown_variables(os.environ):
+            print(f"sportello: warning: {warning}", file=sys.stderr)
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"sportello: {line}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -1,22 +1,78 @@
 """Settings, read once from the environment (prefix ``SPORTELLO_``) and a ``.env`` file.
 
-A bad value stops the start with pydantic's message, which names the variable.
+A bad value stops the start with one line per bad variable, naming it as the
+user wrote it, saying what is expected and how to fix it, with passwords masked
+(:func:`get_settings` raises :class:`SettingsError`). An unknown ``SPORTELLO_*``
+variable is not an error, but :func:`unknown_variables` names the closest real one.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.domain.access import password_problem
+
 VAR_DIR = Path("var")
+PREFIX = "SPORTELLO_"
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
+
+# The plain URL forms people copy from elsewhere, and the async drivers Sportello runs on.
+_DRIVER_ALIASES = (
+    ("postgresql://", "postgresql+asyncpg://"),
+    ("postgres://", "postgresql+asyncpg://"),
+    ("sqlite:///", "sqlite+aiosqlite:///"),
+)
+_DRIVERS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+def mask_url(url: str) -> str:
+    """``scheme://user:secret@host/db`` -> ``scheme://user:***@host/db``."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
+
+
+def normalise_database_url(value: str) -> str:
+    """Accept the async drivers, map the plain forms onto them, refuse the rest with a fix."""
+    value = value.strip()
+    if value.startswith(_DRIVERS):
+        return value
+    for plain, driver in _DRIVER_ALIASES:
+        if value.startswith(plain):
+            return driver + value[len(plain) :]
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme.startswith("postgres"):
+        raise ValueError(
+            "expected a postgresql+asyncpg:// URL (Sportello runs on the asyncpg driver); "
+            f"fix: use {mask_url('postgresql+asyncpg://' + rest)}"
+        )
+    if sep and scheme.startswith("sqlite"):
+        raise ValueError(
+            "expected a sqlite+aiosqlite:/// URL; "
+            f"fix: use {mask_url('sqlite+aiosqlite://' + rest)}"
+        )
+    raise ValueError(
+        "expected sqlite+aiosqlite:///path/to/file.db or "
+        "postgresql+asyncpg://user:password@host:5432/db; "
+        "fix: use one of those forms (plain postgresql:// and sqlite:/// are accepted too)"
+    )
 
 
 class Settings(BaseSettings):
@@ -86,6 +142,14 @@ class Settings(BaseSettings):
 
     metrics_token: str = Field(default="", max_length=256)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    allow_macro_documents: bool = False
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     redis_url: str = ""
     rate_limit_enabled: bool = True
@@ -94,7 +158,6 @@ class Settings(BaseSettings):
     rate_limit_per_api_key: int = Field(default=1200, ge=1, le=1_000_000)
     rate_limit_per_address: int = Field(default=60, ge=1, le=1_000_000)
 
-    log_level: str = "INFO"
     metrics_dir: Path | None = Field(
         default=None,
         description="A folder shared by the API and worker processes of one machine, so "
@@ -130,11 +193,30 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "SPORTELLO_DATABASE_URL must start with sqlite+aiosqlite:// "
-                "or postgresql+asyncpg://"
-            )
+        return normalise_database_url(value)
+
+    @field_validator("admin_password")
+    @classmethod
+    def _admin_password(cls, value: str) -> str:
+        """The first admin's password follows the policy of ``POST /users``."""
+        problem = password_problem(value) if value else None
+        if problem:
+            raise ValueError(f"expected a password that {problem}; fix: choose a longer one")
+        return value
+
+    @field_validator("admin_email")
+    @classmethod
+    def _admin_email(cls, value: str) -> str:
+        """The first admin's address is checked as ``POST /users`` checks one."""
+        value = value.strip()
+        if value:
+            try:
+                validate_email(value, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise ValueError(
+                    f"expected an e-mail address such as admin@example.com ({exc}); "
+                    "fix: correct the address"
+                ) from None
         return value
 
     @field_validator("mail_from", "support_email")
@@ -145,7 +227,9 @@ class Settings(BaseSettings):
         if not value and info.field_name == "support_email":
             return value
         if len(value) > 320 or not _ADDRESS.fullmatch(value):
-            raise ValueError(f"SPORTELLO_{str(info.field_name).upper()} is not an e-mail address")
+            raise ValueError(
+                "expected an e-mail address such as support@example.com; fix: correct the address"
+            )
         return value
 
     @field_validator("storage_url")
@@ -158,21 +242,29 @@ class Settings(BaseSettings):
             try:
                 S3Location.parse(value)
             except ValueError as exc:
-                raise ValueError(f"SPORTELLO_STORAGE_URL: {exc}") from None
+                raise ValueError(
+                    f"expected s3://bucket/prefix ({exc}); fix: correct the URL"
+                ) from None
         return value
 
     @field_validator("s3_endpoint_url")
     @classmethod
     def _endpoint(cls, value: str) -> str:
         if value and (not value.startswith(("http://", "https://")) or " " in value):
-            raise ValueError("SPORTELLO_S3_ENDPOINT_URL must be an http:// or https:// URL")
+            raise ValueError(
+                "expected an http:// or https:// URL such as http://minio:9000; "
+                "fix: write the scheme"
+            )
         return value
 
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
-            raise ValueError("SPORTELLO_PUBLIC_BASE_URL must be an http:// or https:// URL")
+            raise ValueError(
+                "expected an http:// or https:// URL such as https://help.example.com; "
+                "fix: write the scheme and no spaces"
+            )
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -183,7 +275,9 @@ class Settings(BaseSettings):
                 validate_email(self.mail_from, check_deliverability=False)
             except EmailNotValidError as exc:
                 raise ValueError(
-                    f"SPORTELLO_MAIL_FROM is not a valid sender address for SMTP: {exc}"
+                    f"SPORTELLO_MAIL_FROM={self.mail_from!r}: expected a sender address the "
+                    f"mail server accepts ({exc}); fix: set SPORTELLO_MAIL_FROM to an address "
+                    "such as help@example.com"
                 ) from None
         return self
 
@@ -195,7 +289,118 @@ class Settings(BaseSettings):
     def mail_enabled(self) -> bool:
         return bool(self.mail_server)
 
+    @property
+    def mail_mode(self) -> str:
+        """How mail leaves, for the start log."""
+        if not self.mail_server:
+            return "written to the log (no SPORTELLO_MAIL_SERVER)"
+        security = "TLS" if self.mail_ssl_tls else "STARTTLS" if self.mail_starttls else "plain"
+        return f"SMTP {self.mail_server}:{self.mail_port} ({security})"
+
+
+class SettingsError(Exception):
+    """Bad settings: one line per bad variable, ready to print."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+# Variables read outside the Settings class: known, so never warned about.
+OTHER_VARIABLES = frozenset(
+    {
+        "SPORTELLO_TEST_DATABASE_URL",
+        "SPORTELLO_NEW_ADMIN_PASSWORD",
+        "SPORTELLO_SHOW_RECALL",
+        "SPORTELLO_CI_PG_URL",
+    }
+)
+
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false (or 1/0, yes/no, on/off)",
+    "bool_type": "true or false (or 1/0, yes/no, on/off)",
+    "literal_error": "one of {expected}",
+    "greater_than_equal": "a value of at least {ge}",
+    "greater_than": "a value above {gt}",
+    "less_than_equal": "a value of at most {le}",
+    "less_than": "a value below {lt}",
+    "string_too_long": "at most {max_length} characters",
+    "string_too_short": "at least {min_length} characters",
+    "path_type": "a file system path",
+}
+
+
+def _written_name(field: str, environ: Mapping[str, str]) -> str:
+    """The variable as the user wrote it (names are case-insensitive): else the usual form."""
+    usual = f"{PREFIX}{field.upper()}"
+    for key in environ:
+        if key.upper() == usual:
+            return key
+    return usual
+
+
+def _shown(field: str, value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    if "password" in field or "secret" in field:
+        return "'***'" if text else "''"
+    return repr(mask_url(text))
+
+
+def describe_errors(exc: ValidationError, environ: Mapping[str, str]) -> list[str]:
+    """One line per bad variable: name=value: expected ...; fix: ..."""
+    lines = []
+    for error in exc.errors():
+        loc = error.get("loc") or ()
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        if not loc:
+            lines.append(message)
+            continue
+        field = str(loc[0])
+        name = _written_name(field, environ)
+        shown = _shown(field, error.get("input"))
+        if error["type"] == "value_error":
+            lines.append(f"{name}={shown}: {message}")
+            continue
+        template = _EXPECTED.get(error["type"])
+        expected = template.format(**(error.get("ctx") or {})) if template else message
+        info = Settings.model_fields.get(field)
+        default = info.get_default(call_default_factory=True) if info is not None else None
+        fix = f"set {name} to {expected}"
+        if default not in (None, "", []):
+            fix += f", or remove it to use the default ({default})"
+        lines.append(f"{name}={shown}: expected {expected}; fix: {fix}")
+    return lines
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **values: Any) -> Settings:
+    """Settings from the environment, or :class:`SettingsError` with one line per bad value."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise SettingsError(
+            describe_errors(exc, os.environ if environ is None else environ)
+        ) from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each ``SPORTELLO_*`` variable no setting reads, naming the closest one."""
+    known = {f"{PREFIX}{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+    warnings = []
+    for key in sorted(environ):
+        upper = key.upper()
+        if not upper.startswith(PREFIX) or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"unknown setting {key} is ignored{hint}")
+    return warnings
+
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -1,22 +1,39 @@
-"""``sportello demo-data``: a small realistic example, drawn from our support manuals."""
+"""``sportello demo-data``: a desk worth clicking through, drawn from our support manuals.
+
+It goes into a fresh database or one that holds only admins (the README
+quickstart's ``SPORTELLO_ADMIN_*`` admin stays as it is, beside the demo's own
+admin). Anything else (customers, tickets, categories, or a user with a demo
+address) could collide with the demo's rows, so it refuses and says which.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.config import Settings
-from app.db.models import Customer
+from app.db.base import utcnow
+from app.db.models import Category, Customer, Notification, Ticket, User
 from app.db.session import make_engine, make_sessionmaker
 from app.demo_articles import load_demo_articles
+from app.demo_tickets import load_demo_tickets
 from app.domain.access import Locale, Role
+from app.domain.notifications import NotificationKind, NotificationStatus
 from app.domain.orders import OrderKind, OrderStatus
 from app.domain.tickets import TicketType
+from app.infra.mail import public_link
+from app.infra.storage import make_storage
 from app.services import categories as category_service
 from app.services import customers as customer_service
+from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import orders as order_service
 from app.services import users as user_service
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105  (published demo credentials)
 
@@ -97,13 +114,51 @@ AGENTS = [
 ]
 
 
-async def load_demo_data(settings: Settings) -> bool:
-    """Fill an empty database; do nothing (and say so) when customers already exist."""
+class DemoRefused(Exception):
+    """The database holds something the demo would collide with; the message says what."""
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    logins: list[tuple[str, str, str]]
+    """(role, e-mail, name) of every user the demo made."""
+    password: str
+    tickets_by_status: dict[str, int]
+    public_link: str | None
+    """The public status page of a solved ticket (its token is in no other place)."""
+
+
+def _demo_emails() -> list[str]:
+    return [email for spec in CUSTOMERS for email, _, _ in spec.users] + [
+        email for email, _, _, _ in AGENTS
+    ]
+
+
+async def _refusal(session: AsyncSession) -> str | None:
+    """Why the demo cannot go into this database, or None."""
+    for model, what in ((Customer, "customers"), (Ticket, "tickets"), (Category, "categories")):
+        count = await session.scalar(select(func.count()).select_from(model))
+        if count:
+            return (
+                f"the database already has {count} {what}; demo data goes only into a fresh "
+                "database or one holding nothing but admins (point SPORTELLO_DATABASE_URL at "
+                "a new one, e.g. sqlite+aiosqlite:///var/demo.db)"
+            )
+    taken = (await session.scalars(select(User.email).where(User.email.in_(_demo_emails())))).all()
+    if taken:
+        return f"the demo's user {taken[0]} already exists; use a fresh database"
+    return None
+
+
+async def load_demo_data(settings: Settings) -> DemoSummary:
+    """Fill the database with the demo desk; :class:`DemoRefused` says why it cannot."""
     engine = make_engine(settings)
+    storage = make_storage(settings)
     try:
-        async with make_sessionmaker(engine).begin() as session:
-            if await session.scalar(select(func.count()).select_from(Customer)):
-                return False
+        async with make_sessionmaker(engine, settings).begin() as session:
+            reason = await _refusal(session)
+            if reason is not None:
+                raise DemoRefused(reason)
             for spec in CUSTOMERS:
                 customer = await customer_service.create(
                     session,
@@ -161,6 +216,45 @@ async def load_demo_data(settings: Settings) -> bool:
                     locale=locale,
                 )
             await load_demo_articles(session)
-        return True
+            tickets = await load_demo_tickets(session, settings, storage)
+            link = await _public_link_of(session, settings, tickets)
+            # The demo's mails go to .example addresses that do not exist: written as sent, so
+            # that neither a mail server nor the log receives some forty of them at start.
+            await session.execute(
+                update(Notification)
+                .where(Notification.status == NotificationStatus.QUEUED)
+                .values(
+                    status=NotificationStatus.SENT, sent_at=utcnow(), next_attempt_at=None,
+                    secret=None,
+                )
+            )  # fmt: skip
+        logins = [
+            (Role.CUSTOMER.value, email, name)
+            for spec in CUSTOMERS
+            for email, name, _ in spec.users
+        ] + [(role.value, email, name) for email, name, role, _ in AGENTS]
+        return DemoSummary(
+            logins=logins,
+            password=DEMO_PASSWORD,
+            tickets_by_status=dict(Counter(t.status.value for t in tickets)),
+            public_link=link,
+        )
     finally:
+        await storage.aclose()
         await engine.dispose()
+
+
+async def _public_link_of(
+    session: AsyncSession, settings: Settings, tickets: list[Ticket]
+) -> str | None:
+    """The public status link of the first solved ticket, from its confirmation mail."""
+    solved = [t.id for t in tickets if t.status.value == "resolved"]
+    if not solved:
+        return None
+    token = await session.scalar(
+        select(Notification.secret).where(
+            Notification.ticket_id == solved[0],
+            Notification.kind == NotificationKind.CONFIRMATION,
+        )
+    )
+    return public_link(settings, token) if token else None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from app import logs as app_logging
-from app.api import problems
+from app.api import docs, problems
 from app.api.body import EXTRA_MODELS
 from app.api.middleware import (
     MAX_BODY_BYTES,
@@ -33,6 +36,7 @@ from app.api.routers import (
     auth,
     categories,
     customers,
+    email_changes,
     knowledge,
     meta,
     notifications,
@@ -45,15 +49,18 @@ from app.api.routers import (
 )
 from app.api.text_guard import ControlCharacterMiddleware
 from app.bootstrap import ensure_first_admin
-from app.config import Settings, get_settings
+from app.config import Settings, SettingsError, get_settings, mask_url, unknown_variables
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
 from app.infra.counters import make_counters
 from app.infra.storage import make_storage
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
+from app.version import __version__
 from app.worker import run_forever
 
 API_PREFIX = "/api/v1"
+
+logger = logging.getLogger("sportello.start")
 
 DESCRIPTION = """Sportello, the API-first help desk.
 
@@ -65,7 +72,9 @@ and send `Authorization: Bearer <token>`.
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app_logging.configure(settings.log_level)
+    app_logging.configure(settings.log_level, settings.log_format)
+    for warning in unknown_variables(os.environ):
+        logger.warning(warning)
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine, settings)
 
@@ -74,6 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         await ensure_first_admin(sessions, settings)
+        revision = await migrate.current_revision(engine)
+        logger.info(
+            "Sportello %s starting: database %s, schema revision %s, mail %s, CORS origins %s",
+            __version__,
+            mask_url(settings.database_url),
+            revision or "none (not migrated: run `sportello migrate`)",
+            settings.mail_mode,
+            ", ".join(settings.cors_origins) or "none (browsers on other origins are refused)",
+        )
         stop = asyncio.Event()
         worker = (
             asyncio.create_task(run_forever(sessions, settings, stop))
@@ -95,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -109,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         auth.router,
         auth.keys,
+        email_changes.router,
         users.router,
         customers.router,
         orders.router,
@@ -124,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)
+    docs.install(app)
 
     # add_middleware puts each one outside the ones before: the last added runs first.
     app.add_middleware(ControlCharacterMiddleware)
@@ -201,4 +223,14 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-app = create_app()
+def _app_or_exit() -> FastAPI:
+    """The app for ``uvicorn app.main:app``: bad settings are their lines, not a traceback."""
+    try:
+        return create_app()
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"sportello: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+app = _app_or_exit()

@@ -103,8 +103,28 @@ class Database:
         self.loop.close()
 
 
+async def _create_database_if_missing(url: str) -> None:
+    """The README's PostgreSQL command works on a server where the database does not exist yet:
+    it is created through the server's ``postgres`` database (the user needs CREATEDB)."""
+    base, _, name = url.rpartition("/")
+    name = name.split("?")[0]
+    admin = create_async_engine(
+        f"{base}/postgres", poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+
+
 def _reset_postgres(url: str) -> None:
     async def go() -> None:
+        await _create_database_if_missing(url)
         engine = create_async_engine(url, poolclass=NullPool)
         async with engine.begin() as conn:
             await conn.execute(text("DROP SCHEMA public CASCADE"))

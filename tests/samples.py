@@ -141,3 +141,61 @@ class Multipart:
                 yield from data
             yield b"\r\n"
         yield f"--{self.boundary}--\r\n".encode()
+
+
+# --- office documents and phone formats -----------------------------------------------------
+
+CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/content-types"/>'
+)
+
+
+def _zip(entries: list[tuple[str, str | bytes]], stored_first: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for i, (name, data) in enumerate(entries):
+            method = zipfile.ZIP_STORED if stored_first and i == 0 else zipfile.ZIP_DEFLATED
+            z.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+    return buffer.getvalue()
+
+
+def docx(tag: str = "", macros: bool = False) -> bytes:
+    parts: list[tuple[str, str | bytes]] = [
+        ("[Content_Types].xml", CONTENT_TYPES),
+        ("_rels/.rels", "<Relationships/>"),
+        ("word/document.xml", f"<w:document>{tag}</w:document>"),
+    ]
+    if macros:
+        parts.append(("word/vbaProject.bin", b"\xd0\xcf\x11\xe0 macro"))
+    return _zip(parts)
+
+
+def xlsx(tag: str = "", macros: bool = False) -> bytes:
+    parts: list[tuple[str, str | bytes]] = [
+        ("[Content_Types].xml", CONTENT_TYPES),
+        ("xl/workbook.xml", f"<workbook>{tag}</workbook>"),
+        ("xl/worksheets/sheet1.xml", "<worksheet/>"),
+    ]
+    if macros:
+        parts.append(("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0 macro"))
+    return _zip(parts)
+
+
+def opendocument(kind: str = "text", tag: str = "", macros: bool = False) -> bytes:
+    parts: list[tuple[str, str | bytes]] = [
+        ("mimetype", f"application/vnd.oasis.opendocument.{kind}"),
+        ("content.xml", f"<office:document-content>{tag}</office:document-content>"),
+        ("META-INF/manifest.xml", "<manifest:manifest/>"),
+    ]
+    if macros:
+        parts.append(("Basic/Standard/Module1.xml", "<script:module/>"))
+    return _zip(parts, stored_first=True)
+
+
+def heic(tag: str = "") -> bytes:
+    return b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + tag.encode() + bytes(64)
+
+
+def mov(tag: str = "") -> bytes:
+    return b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  " + tag.encode() + bytes(64)

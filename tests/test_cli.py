@@ -31,19 +31,24 @@ def db_file(tmp_path: Path) -> Path:
 
 
 def run(
-    tmp_path: Path, db_file: Path, *args: str, stdin: str = ""
+    tmp_path: Path,
+    db_file: Path,
+    *args: str,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
-    env.update(
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPORTELLO_")}
+    environ.update(
         SPORTELLO_DATABASE_URL=f"sqlite+aiosqlite:///{db_file}",
         SPORTELLO_ARGON2_MEMORY_KIB="8",
         SPORTELLO_ARGON2_TIME_COST="1",
         SPORTELLO_RUN_WORKER="false",
     )
+    environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         cwd=tmp_path,
-        env=env,
+        env=environ,
         input=stdin,
         capture_output=True,
         text=True,
@@ -159,7 +164,7 @@ def test_demo_data_loads_once(tmp_path: Path, db_file: Path) -> None:
 
     again = run(tmp_path, db_file, "demo-data")
     assert again.returncode == 1
-    assert "not empty" in again.stderr
+    assert "already has 2 customers" in again.stderr
     assert rows(db_file, "SELECT count(*) FROM customer") == [(2,)]
     assert rows(db_file, "SELECT count(*) FROM user_account") == before
 

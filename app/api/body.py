@@ -114,6 +114,7 @@ async def get_uploads(request: Request) -> AsyncIterator[Uploads]:
         get_storage(request),
         max_files=settings.max_attachments,
         max_bytes=settings.max_attachment_bytes,
+        allow_macros=settings.allow_macro_documents,
     )
     try:
         yield uploads

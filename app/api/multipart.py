@@ -134,7 +134,7 @@ class MultipartReader:
             filename = params.get(b"filename")
             part.raw_filename = _filename(filename) if filename else None
             part.writer = self.uploads.storage.writer()
-            part.sniffer = Sniffer()
+            part.sniffer = Sniffer(allow_macros=self.uploads.allow_macros)
         else:
             shown = name.decode("utf-8", "replace")[:50]
             expected = "a 'payload' part and 'files' parts" if self.payload_max else "'files' parts"

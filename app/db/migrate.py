@@ -10,7 +10,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class UnknownRevision(ValueError):
+    """A revision that the migrations do not have: one line for the command line."""
+
 
 # Objects the ORM does not model (full-text index tables and their triggers), made by migrations.
 UNMODELLED_PREFIXES = ("ticket_fts", "kb_article_fts")
@@ -57,11 +66,44 @@ def _sqlite_lock(database_url: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def known_revisions() -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config(""))
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def check_revision(revision: str) -> None:
+    """Raise :class:`UnknownRevision` unless ``revision`` names one (or head/base/-N/+N)."""
+    if revision in ("head", "heads", "base") or revision.lstrip("+-").isdigit():
+        return
+    script = ScriptDirectory.from_config(alembic_config(""))
+    try:
+        found = script.get_revision(revision)
+    except CommandError:
+        found = None
+    if found is None:
+        raise UnknownRevision(
+            f"unknown revision {revision!r}: expected head, base or one of "
+            f"{', '.join(known_revisions())}"
+        )
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Upgrade the schema. Blocking, and runs its own event loop: call it in a thread."""
+    check_revision(revision)
     with _sqlite_lock(database_url):
         command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:
+    check_revision(revision)
     command.downgrade(alembic_config(database_url), revision)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The schema revision the database is at (None before the first migration)."""
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    except Exception:
+        return None
+    return ", ".join(sorted(r[0] for r in rows)) or None

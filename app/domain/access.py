@@ -30,6 +30,20 @@ class Scope(StrEnum):
     METRICS_READ = "metrics:read"
 
 
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 256
+
+
+def password_problem(password: str) -> str | None:
+    """What is wrong with a new password under the policy (``POST /users``, ``PATCH /me``,
+    ``create-admin``, the first admin), or None."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"has at least {PASSWORD_MIN_LENGTH} characters"
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"has at most {PASSWORD_MAX_LENGTH} characters"
+    return None
+
+
 class Locale(StrEnum):
     IT = "it"
     ES = "es"
@@ -50,6 +64,8 @@ class Actor:
     name: str
     scopes: frozenset[Scope] | None = None
     api_key_id: int | None = None
+    time_zone: str = "UTC"
+    """Where the caller's plain dates start (a user's profile; UTC for an API key)."""
 
     @property
     def is_staff(self) -> bool:

@@ -27,6 +27,10 @@ class NotificationKind(StrEnum):
     """To the assignee, else the desk: the customer answered."""
     REOPENED = "reopened"
     """To the assignee, else the desk: the customer reopened a resolved ticket."""
+    CLOSED = "closed"
+    """To the assignee, else the desk: the customer closed (or withdrew) the ticket."""
+    EMAIL_CHANGE = "email_change"
+    """To a user's new address: the link that confirms it (no ticket)."""
 
 
 class NotificationStatus(StrEnum):
@@ -68,6 +72,10 @@ def plan_status_changed(
     reopened = from_status is TicketStatus.RESOLVED and to_status is TicketStatus.OPEN
     if reopened and by_customer and not with_reply:
         planned.append(Planned(NotificationKind.REOPENED, Audience.STAFF))
+    # A customer closing a ticket (accepting a solution, or withdrawing a ticket still in work)
+    # is told to whoever holds it, else the desk, as a reply of theirs would be.
+    if by_customer and to_status is TicketStatus.CLOSED:
+        planned.append(Planned(NotificationKind.CLOSED, Audience.STAFF))
     return planned
 
 

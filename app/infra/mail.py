@@ -79,8 +79,13 @@ def render(kind: str, locale: str, context: dict[str, Any], link: str | None = N
     }
     text_template = _TEMPLATES.get_template(f"{locale}/{kind}.txt")
     phrase = _block(text_template, "subject", values)
-    subject = one_line(f"[{context['number']}] {phrase}: {context['subject']}")
+    if "number" in context:
+        subject = one_line(f"[{context['number']}] {phrase}: {context['subject']}")
+    else:  # a mail about an account, not a ticket
+        subject = one_line(phrase)
     text = text_template.render(values)
+    if "number" not in context:
+        text = text.lstrip("\n")
     body_html = _TEMPLATES.get_template(f"{locale}/{kind}.html").render(values)
     return Rendered(subject=subject, text=text, html=body_html)
 
@@ -283,3 +288,14 @@ def mailer_for(settings: Settings) -> Mailer:
 
 def public_link(settings: Settings, token: str) -> str:
     return f"{settings.public_base_url}/api/v1/public/tickets/{token}"
+
+
+def email_confirmation_link(settings: Settings, token: str) -> str:
+    return f"{settings.public_base_url}/api/v1/auth/email-confirmations/{token}"
+
+
+def link_for(kind: str, settings: Settings, token: str) -> str:
+    """The link a mail's secret token opens: a new address's confirmation, else a status page."""
+    if kind == "email_change":
+        return email_confirmation_link(settings, token)
+    return public_link(settings, token)

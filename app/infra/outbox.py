@@ -42,9 +42,9 @@ from app.infra.mail import (
     Outcome,
     OutgoingMail,
     describe,
+    link_for,
     mailer_for,
     message_id,
-    public_link,
     render,
 )
 
@@ -137,7 +137,7 @@ async def claim(
 
 
 def outgoing(claimed: Claimed, settings: Settings) -> OutgoingMail:
-    link = public_link(settings, claimed.secret) if claimed.secret else None
+    link = link_for(claimed.kind, settings, claimed.secret) if claimed.secret else None
     rendered = render(claimed.kind, claimed.locale, claimed.context, link)
     return OutgoingMail(
         message_id=message_id(claimed.id, int(claimed.created_at.timestamp()), settings.mail_from),

@@ -60,10 +60,14 @@ class Uploads:
     transaction was rolled back, so no row points to them).
     """
 
-    def __init__(self, storage: BlobStorage, *, max_files: int, max_bytes: int) -> None:
+    def __init__(
+        self, storage: BlobStorage, *, max_files: int, max_bytes: int, allow_macros: bool = False
+    ) -> None:
         self.storage = storage
         self.max_files = max_files
         self.max_bytes = max_bytes
+        self.allow_macros = allow_macros
+        """Office documents with macros are taken (``ALLOW_MACRO_DOCUMENTS``)."""
         self.files: list[IncomingFile] = []
         self._stored: list[StoredBlob] = []
         self._saved: set[str] = set()

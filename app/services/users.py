@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,9 +12,17 @@ from app.config import Settings
 from app.db.models import AuthToken, Customer, User
 from app.db.pagination import page_by_id
 from app.db.session import flush_unique
-from app.domain.access import Actor, Locale, Role, may_manage_user, require_user
+from app.domain.access import (
+    Actor,
+    Locale,
+    Role,
+    may_manage_user,
+    password_problem,
+    require_user,
+)
+from app.domain.dates import DEFAULT_TIME_ZONES
 from app.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.services import passwords
+from app.services import email_changes, passwords
 from app.services.auth import normalise_email, token_digest
 
 
@@ -35,6 +44,18 @@ async def _ensure_email_free(session: AsyncSession, email: str, exclude_id: int 
         raise Conflict(f"A user with e-mail {email!r} already exists.")
 
 
+def check_credentials(email: str, password: str) -> None:
+    """The rules of ``POST /users`` for an address and a new password, for every way in
+    (the API, ``sportello create-admin``, the first admin from the environment)."""
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"Not a valid e-mail address: {exc}", ["body", "email"]) from None
+    problem = password_problem(password)
+    if problem is not None:
+        raise InvalidInput(f"The password must be one that {problem}.", ["body", "password"])
+
+
 async def create(
     session: AsyncSession,
     settings: Settings,
@@ -51,6 +72,7 @@ async def create(
     """Create a user. ``actor`` None is the command line (``create-admin``, demo data)."""
     if actor is not None:
         may_manage_user(actor, role)
+    check_credentials(email, password)
     await _check_customer(session, role, customer_id)
     email = normalise_email(email)
     await _ensure_email_free(session, email, None)
@@ -62,6 +84,7 @@ async def create(
         customer_id=customer_id,
         phone=phone,
         locale=locale,
+        time_zone=DEFAULT_TIME_ZONES[locale],
     )
     session.add(user)
     await flush_unique(session, f"A user with e-mail {email!r} already exists.")
@@ -150,17 +173,25 @@ async def update_me(
     *,
     current_token: str,
 ) -> User:
-    """Change one's own profile; a new password needs the current one and ends other sessions."""
+    """Change one's own profile; a new password needs the current one and ends other sessions.
+
+    A new e-mail address needs the current password too, and takes effect only when
+    the link mailed to it is opened (``services/email_changes.py``).
+    """
     user = await me(session, actor)
     password = changes.pop("password", None)
     current = changes.pop("current_password", None)
+    new_email = changes.pop("email", None)
+    if (password is not None or new_email is not None) and (
+        current is None
+        or not await passwords.verify_password(settings, user.password_hash, current)
+    ):
+        raise InvalidInput(
+            "The current password is missing or wrong.", ["body", "current_password"]
+        )
+    if new_email is not None:
+        await email_changes.request(session, user, new_email)
     if password is not None:
-        if current is None or not await passwords.verify_password(
-            settings, user.password_hash, current
-        ):
-            raise InvalidInput(
-                "The current password is missing or wrong.", ["body", "current_password"]
-            )
         user.password_hash = await passwords.hash_password(settings, password)
         await session.execute(
             delete(AuthToken).where(

@@ -135,7 +135,7 @@ def test_only_admins_manage_categories(desk: Desk) -> None:
 
 
 def test_demo_data_adds_a_realistic_tree(desk: Desk, db: Database, settings: Settings) -> None:
-    assert db.run(load_demo_data(settings)) is True
+    assert db.run(load_demo_data(settings)).logins
     tree = desk.admin().get("/categories").json()
     assert {n["type"] for n in tree} == {"administrative", "commercial", "technical", "order"}
     areas = {n["name"]: n for n in tree}

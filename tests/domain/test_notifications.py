@@ -38,7 +38,9 @@ def test_every_status_change_is_told_to_the_contact(
     assert planned[0] == Planned(K.STATUS_CHANGED, A.CONTACT)
     reopen = (frm, to) == (S.RESOLVED, S.OPEN) and by_customer
     assert (Planned(K.REOPENED, A.STAFF) in planned) is reopen
-    assert len(planned) == 1 + reopen
+    closed = to is S.CLOSED and by_customer
+    assert (Planned(K.CLOSED, A.STAFF) in planned) is closed
+    assert len(planned) == 1 + reopen + closed
 
 
 def test_a_reopen_by_reply_is_told_to_the_staff_by_the_reply_mail_alone() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.config import Settings
+from app.config import Settings, SettingsError, load_settings
 from app.domain.notifications import NotificationKind
 from app.domain.tickets import TicketStatus, label
 from app.infra.mail import OutgoingMail, build_message, message_id, render
@@ -44,7 +44,15 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "note": "Il problema si ripresenta.",
         "author_name": "Mario",
     },
+    "closed": {
+        "from_status": "in_progress",
+        "to_status": "closed",
+        "solution": None,
+        "note": "Non serve più.",
+        "author_name": "Mario",
+    },
 }
+TICKET_KINDS = [k.value for k in NotificationKind if k is not NotificationKind.EMAIL_CHANGE]
 SUBJECT = "Fatture <script>alert(1)</script> & stampe"
 
 
@@ -61,7 +69,7 @@ def context(kind: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("locale", ["it", "es", "en"])
-@pytest.mark.parametrize("kind", [k.value for k in NotificationKind])
+@pytest.mark.parametrize("kind", TICKET_KINDS)
 def test_every_mail_renders_naming_number_and_subject(kind: str, locale: str) -> None:
     rendered = render(kind, locale, context(kind), link="http://sportello.test/x")
     assert rendered.subject.startswith("[T-2026-000123] ")
@@ -134,11 +142,21 @@ def test_a_subject_cannot_inject_headers() -> None:
 def test_bad_mail_settings_stop_the_start_naming_the_variable(
     fields: dict[str, str], variable: str
 ) -> None:
-    with pytest.raises(ValueError, match=f"SPORTELLO_{variable}"):
-        Settings(**fields, _env_file=None)  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match=f"SPORTELLO_{variable}"):
+        load_settings({}, **fields, _env_file=None)
 
 
 def test_without_a_mail_server_any_sender_will_do_and_the_desk_may_be_empty() -> None:
     settings = Settings(support_email="", public_base_url="https://s.example/", _env_file=None)  # type: ignore[call-arg]
     assert not settings.mail_enabled
     assert settings.public_base_url == "https://s.example"
+
+
+@pytest.mark.parametrize("locale", ["it", "es", "en"])
+def test_the_new_address_confirmation_carries_its_link_and_no_ticket(locale: str) -> None:
+    ctx = {"name": "Mario <b>Rossi</b>", "new_email": "mario@new.example", "hours": 24}
+    rendered = render("email_change", locale, ctx, link="http://s.test/api/v1/auth/x")
+    assert not rendered.subject.startswith("[")
+    assert "mario@new.example" in rendered.text and "http://s.test/api/v1/auth/x" in rendered.text
+    assert '<a href="http://s.test/api/v1/auth/x">' in rendered.html
+    assert "<b>" not in rendered.html and f'<html lang="{locale}">' in rendered.html

@@ -20,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.smtp import free_port
 
 SPORTELLO = str(Path(sys.executable).parent / "sportello")
+SCRAPER = "metrics-scraper-token-for-the-test"
+AUTH = {"Authorization": f"Bearer {SCRAPER}"}
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:
@@ -35,6 +37,7 @@ def env_for(tmp_path: Path) -> dict[str, str]:
         SPORTELLO_RUN_WORKER="false",
         SPORTELLO_ARGON2_TIME_COST="1",
         SPORTELLO_ARGON2_MEMORY_KIB="8",
+        SPORTELLO_METRICS_TOKEN=SCRAPER,
     )
     return env
 
@@ -95,7 +98,7 @@ def test_requests_served_by_two_processes_add_up_in_every_scrape(
     assert len(pids) >= 2, "both server processes answered and wrote their counters"
     key = (("method", "GET"), ("route", "/healthz"), ("status", "200"))
     for _ in range(4):  # each scrape may be answered by either process
-        text = httpx.get(f"{two_workers}/metrics", timeout=10).text
+        text = httpx.get(f"{two_workers}/metrics", timeout=10, headers=AUTH).text
         assert counts(text, "sportello_http_requests_total")[key] == sent
     assert "sportello_mail_queue_depth 0" in text
 
@@ -108,7 +111,7 @@ def test_requests_served_by_two_processes_add_up_in_every_scrape(
         capture_output=True,
         timeout=120,
     )
-    text = httpx.get(f"{two_workers}/metrics", timeout=10).text
+    text = httpx.get(f"{two_workers}/metrics", timeout=10, headers=AUTH).text
     runs = counts(text, "sportello_worker_job_runs_total")
     assert runs[(("job", "automatic_ticket_moves"),)] == 1
     assert runs[(("job", "mail_dispatch"),)] == 1

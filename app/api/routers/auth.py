@@ -82,7 +82,7 @@ async def get_me(session: SessionDep, actor: CurrentActor) -> UserRead:
     "/me",
     response_model=UserRead,
     operation_id="update_me",
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 409, 422),
 )
 async def update_me(
     body: MeUpdate,
@@ -91,9 +91,11 @@ async def update_me(
     actor: CurrentActor,
     token: BearerToken,
 ) -> UserRead:
-    """Change name, phone, locale; a new password needs `current_password`.
+    """Change name, phone, locale, time zone; a new password or e-mail needs `current_password`.
 
-    Changing the password ends every other session of the user.
+    Changing the password ends every other session of the user. A new `email` is
+    not applied here: a link is mailed to it, and opening it (within 24 hours)
+    makes it the user's address; until then the old one stays (409 if taken).
     """
     user = await user_service.update_me(
         session, settings, actor, body.model_dump(exclude_unset=True), current_token=token

@@ -13,15 +13,16 @@ from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.tickets import (
     AttachmentRead,
+    DayOrInstant,
     EventList,
     EventRead,
     FollowUpCreate,
-    Instant,
     StatusChange,
     TicketCreate,
     TicketDetail,
     TicketRead,
     TicketUpdate,
+    instant_of,
 )
 from app.db.models import Ticket
 from app.db.pagination import MAX_ID
@@ -136,9 +137,9 @@ async def list_tickets(
             description="Full text over subject, description, solution and public replies.",
         ),
     ] = None,
-    created_after: Instant | None = None,
-    created_before: Instant | None = None,
-    updated_after: Instant | None = None,
+    created_after: DayOrInstant | None = None,
+    created_before: DayOrInstant | None = None,
+    updated_after: DayOrInstant | None = None,
     sort: ticket_service.Sort = ticket_service.Sort.CREATED_DESC,
     limit: Limit = 25,
     cursor: Cursor = None,
@@ -157,9 +158,9 @@ async def list_tickets(
             assignee_id=assignee_id,
             requester_id=requester_id,
             q=q,
-            created_after=created_after,
-            created_before=created_before,
-            updated_after=updated_after,
+            created_after=instant_of(created_after, actor.time_zone),
+            created_before=instant_of(created_before, actor.time_zone),
+            updated_after=instant_of(updated_after, actor.time_zone),
         ),
         sort=sort,
         limit=limit,

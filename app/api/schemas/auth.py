@@ -7,7 +7,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from app.api.schemas.common import Email, IdRef, Input, Name, Output, Password, Phone, non_null
+from app.api.schemas.common import (
+    Email,
+    IdRef,
+    Input,
+    Name,
+    Output,
+    Password,
+    Phone,
+    TimeZone,
+    non_null,
+)
 from app.api.schemas.customers import CustomerRead
 from app.domain.access import Locale, Role, Scope
 
@@ -31,6 +41,7 @@ class UserRead(Output):
     role: Role
     customer_id: int | None
     locale: Locale
+    time_zone: str = Field(description="IANA name; plain dates in filters start at midnight there.")
     is_active: bool
     created_at: datetime
     updated_at: datetime
@@ -39,9 +50,15 @@ class UserRead(Output):
 class MeUpdate(Input):
     model_config = non_null("name", "locale")
 
+    email: Email | None = Field(
+        default=None,
+        description="A new address: it takes effect when the link mailed to it is opened "
+        "(within 24 hours); needs `current_password`.",
+    )
     name: Name | None = None
     phone: Phone | None = None
     locale: Locale | None = None
+    time_zone: TimeZone | None = None
     password: Password | None = None
     current_password: Annotated[str, StringConstraints(max_length=256)] | None = None
 
@@ -49,10 +66,13 @@ class MeUpdate(Input):
     def _password_needs_current(self) -> MeUpdate:
         if self.password is not None and not self.current_password:
             raise ValueError("current_password is required to change the password")
+        if self.email is not None and not self.current_password:
+            raise ValueError("current_password is required to change the e-mail address")
         if self.name is None and "name" in self.model_fields_set:
             raise ValueError("name cannot be null")
-        if self.locale is None and "locale" in self.model_fields_set:
-            raise ValueError("locale cannot be null")
+        for field in ("locale", "time_zone", "email"):
+            if getattr(self, field) is None and field in self.model_fields_set:
+                raise ValueError(f"{field} cannot be null")
         return self
 
 
@@ -115,3 +135,11 @@ class UserUpdate(Input):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
+
+
+class EmailConfirmation(Input):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class EmailConfirmed(Output):
+    email: str = Field(description="The user's address (and login) from now on.")

@@ -8,6 +8,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 from pydantic.config import JsonDict
 
 from app.db.pagination import MAX_ID
+from app.domain.access import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from app.domain.dates import is_time_zone
 
 
 class Input(BaseModel):
@@ -68,11 +70,27 @@ Name = Annotated[
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9+()./ -]{3,40}$")]
 Email = Annotated[EmailStr, StringConstraints(max_length=320)]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Password = Annotated[
+    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+]
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=2000),
     AfterValidator(no_control_chars),
+]
+
+
+def time_zone(value: str) -> str:
+    if not is_time_zone(value):
+        raise ValueError("must be an IANA time zone name such as Europe/Rome or UTC")
+    return value
+
+
+TimeZone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=64),
+    AfterValidator(time_zone),
+    Field(examples=["Europe/Rome"]),
 ]
 
 IdRef = Annotated[int, Field(ge=1, le=MAX_ID)]

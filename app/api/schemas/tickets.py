@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from app.api.schemas.common import (
     Email,
@@ -19,6 +27,7 @@ from app.api.schemas.common import (
     not_blank,
 )
 from app.db.models import Category, Reply, Ticket, TicketEvent
+from app.domain.dates import start_of_day
 from app.domain.tickets import (
     ContactChannel,
     Severity,
@@ -59,6 +68,36 @@ def _as_utc(value: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, AfterValidator(_as_utc)]
 """A point in time given by a client: with its UTC offset (RFC 3339), within the years 1-9999."""
+
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date_or_instant(value: object) -> object:
+    """``2026-02-01`` is a day (its start is the caller's to say); anything else an instant."""
+    if isinstance(value, str) and _PLAIN_DATE.fullmatch(value.strip()):
+        return date.fromisoformat(value.strip())
+    return value
+
+
+DayOrInstant = Annotated[
+    # Strict: only what the validator below made a date is one ("2026-01-01T00:00:00", with
+    # no offset, is not taken as that day: it is 422 as before).
+    Annotated[date, Field(strict=True)] | Instant,
+    BeforeValidator(_date_or_instant),
+    Field(
+        description="A timestamp with its UTC offset (`2026-02-01T09:00:00Z`), or a plain date "
+        "(`2026-02-01`): the start of that day in the caller's time zone (`time_zone` of "
+        "`GET /me`; UTC for API keys)."
+    ),
+]
+
+
+def instant_of(value: date | datetime | None, time_zone: str) -> datetime | None:
+    """A filter's bound as an instant: a plain date starts at midnight in ``time_zone``."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return start_of_day(value, time_zone)
+
 
 CustomerCode = Annotated[
     str,

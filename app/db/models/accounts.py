@@ -71,8 +71,29 @@ class User(TimestampMixin, Base):
     locale: Mapped[Locale] = mapped_column(str_enum(Locale, "locale"), default=Locale.IT)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    """IANA name; a plain date in a filter (``created_after=2026-02-01``) starts there."""
 
     customer: Mapped[Customer | None] = relationship(lazy="raise")
+
+
+class EmailChange(Base):
+    """A new address a user asked for, waiting for the link sent to it to be opened.
+
+    One pending change per user (a new request replaces it); the token is stored as
+    its SHA-256 only, its plaintext travels in the mail (and the outbox row until sent).
+    """
+
+    __tablename__ = "email_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), unique=True
+    )
+    new_email: Mapped[str] = mapped_column(String(320))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CustomerOrder(TimestampMixin, Base):

@@ -39,7 +39,8 @@ class Notification(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    """None for a mail about an account (the confirmation of a new address)."""
     kind: Mapped[NotificationKind] = mapped_column(str_enum(NotificationKind, "notification_kind"))
     recipient: Mapped[str] = mapped_column(String(320))
     locale: Mapped[Locale] = mapped_column(str_enum(Locale, "locale"))

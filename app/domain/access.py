@@ -49,6 +49,8 @@ class Actor:
     name: str
     scopes: frozenset[Scope] | None = None
     api_key_id: int | None = None
+    locale: str | None = None
+    """The user's language (labels and category names follow it); None for an API key."""
 
     @property
     def is_staff(self) -> bool:

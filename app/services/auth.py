@@ -144,7 +144,13 @@ async def authenticate(session: AsyncSession, token: str) -> Actor:
     )
     if user is None:
         raise Unauthenticated("Invalid or expired credentials.")
-    return Actor(role=user.role, user_id=user.id, customer_id=user.customer_id, name=user.name)
+    return Actor(
+        role=user.role,
+        user_id=user.id,
+        customer_id=user.customer_id,
+        name=user.name,
+        locale=user.locale.value,
+    )
 
 
 @dataclass(frozen=True)

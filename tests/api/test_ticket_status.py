@@ -160,9 +160,15 @@ def test_resolution_and_closing_times(desk: Desk) -> None:
     assert resolved_at >= datetime.fromisoformat(ticket["created_at"])
     assert resolved["closed_at"] is None
     assert resolved["updated_at"] == resolved["resolved_at"]
-    # Taken up again: the resolution time goes, the earlier solution stays on record.
+    # Taken up again: the resolution time goes, and so does the current solution; the
+    # timeline keeps it on the event of the resolution.
     again = desk.move(agent, resolved, "in_progress")
-    assert (again["resolved_at"], again["solution"]) == (None, "Aggiornare alla versione 5.2.")
+    assert (again["resolved_at"], again["solution"]) == (None, None)
+    events = client.get(f"/tickets/{ticket['id']}/events").json()["items"]
+    kept = [
+        e["solution"] for e in events if e["kind"] == "status_changed" and e["to"] == "resolved"
+    ]
+    assert kept == ["Aggiornare alla versione 5.2."]
     second = desk.move(agent, again, "resolved", solution="Corretto il modello di stampa.")
     assert second["solution"] == "Corretto il modello di stampa."
     assert datetime.fromisoformat(second["resolved_at"]) > resolved_at

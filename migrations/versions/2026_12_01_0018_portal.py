@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0018"
 down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
@@ -62,11 +61,15 @@ def upgrade() -> None:
         "(SELECT e.{col} FROM ticket_event e WHERE e.ticket_id = ticket.id"
         " AND e.internal = false AND e.kind <> 'assigned' ORDER BY e.id DESC LIMIT 1)"
     )
-    op.execute(
-        f"UPDATE ticket SET last_public_at = {last.format(col='created_at')},"
-        f" last_public_actor_id = {last.format(col='actor_id')},"
-        f" last_public_actor_name = {last.format(col='actor_name')}"
+    sets = ", ".join(
+        f"{column} = {last.format(col=source)}"
+        for column, source in (
+            ("last_public_at", "created_at"),
+            ("last_public_actor_id", "actor_id"),
+            ("last_public_actor_name", "actor_name"),
+        )
     )
+    op.execute("UPDATE ticket SET " + sets)  # noqa: S608  (fixed column names only)
 
 
 def downgrade() -> None:

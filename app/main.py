@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
@@ -36,6 +36,7 @@ from app.api.routers import (
     tickets,
     users,
 )
+from app.api.strict_query import reject_unknown_query
 from app.bootstrap import ensure_first_admin
 from app.config import Settings, get_settings
 from app.db import migrate
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge.router,
         knowledge.solutions,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     app.include_router(ops.router)
 
     # add_middleware puts each one outside the ones before: the last added runs first.

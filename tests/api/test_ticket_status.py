@@ -273,9 +273,14 @@ def test_meta_statuses_in_three_languages(desk: Desk, lang: str) -> None:
     assert reply_moves == {("waiting_customer", "in_progress"), ("resolved", "open")}
 
 
-def test_meta_statuses_default_to_english_and_refuse_other_languages(desk: Desk) -> None:
-    client = desk.agent()
+def test_meta_statuses_default_to_the_users_locale_and_refuse_other_languages(
+    desk: Desk,
+) -> None:
+    client = desk.agent(locale="en")
     labels = {s["value"]: s["label"] for s in client.get("/meta/statuses").json()["statuses"]}
     assert labels["waiting_customer"] == "Waiting for the customer"
+    italian = desk.agent(locale="it")
+    labels = {s["value"]: s["label"] for s in italian.get("/meta/statuses").json()["statuses"]}
+    assert labels["waiting_customer"] == "In attesa del cliente"
     problem(client.get("/meta/statuses", params={"lang": "fr"}), 422)
     problem(desk.anonymous().get("/meta/statuses"), 401)

@@ -371,29 +371,49 @@ class ReplyList(Output):
     items: list[ReplyRead]
 
 
+class CategoryNames(Input):
+    """A category's name in each language (omitted or null: the base name is used)."""
+
+    it: CategoryName | None = None
+    es: CategoryName | None = None
+    en: CategoryName | None = None
+
+
 class CategoryCreate(Input):
     type: TicketType
     name: CategoryName
     parent_id: IdRef | None = None
+    names: CategoryNames | None = None
 
 
 class CategoryUpdate(Input):
-    name: CategoryName
+    name: CategoryName | None = None
+    names: CategoryNames | None = None
+
+
+class CategoryNamesRead(Output):
+    it: str | None
+    es: str | None
+    en: str | None
 
 
 class CategoryRead(Output):
     id: int
     type: TicketType
-    name: str
+    name: str = Field(description="In the caller's language (its translation, else the base name).")
+    names: CategoryNamesRead
     parent_id: int | None
     children: list[CategoryRead] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, category: Category, children: list[CategoryRead] | None = None) -> CategoryRead:
+    def of(
+        cls, category: Category, lang: str, children: list[CategoryRead] | None = None
+    ) -> CategoryRead:
         return cls(
             id=category.id,
             type=category.type,
-            name=category.name,
+            name=category_name(category, lang),
+            names=CategoryNamesRead(it=category.name_it, es=category.name_es, en=category.name_en),
             parent_id=category.parent_id,
             children=children or [],
         )
@@ -415,3 +435,19 @@ class StatusMeta(Output):
     statuses: list[StatusInfo]
     moves: list[MoveInfo]
     reply_moves: list[MoveInfo]
+
+
+class Label(Output):
+    value: str
+    label: str
+
+
+class LabelMeta(Output):
+    """Labels of the codes the API answers with, in one language."""
+
+    lang: str
+    statuses: list[Label]
+    types: list[Label]
+    severities: list[Label]
+    event_kinds: list[Label]
+    channels: list[Label]

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import fulltext
 from app.db.base import utcnow
 from app.db.models import Reply, Ticket
+from app.db.pagination import page_by_id
 from app.domain.access import Actor
 from app.domain.errors import Conflict, Forbidden
 from app.domain.events import ReplyPosted, StatusChanged
@@ -75,10 +76,12 @@ async def post_reply(
     return reply, ticket
 
 
-async def list_replies(session: AsyncSession, actor: Actor, ticket_id: int) -> list[Reply]:
-    """Oldest first; customers never see internal notes."""
+async def list_replies(
+    session: AsyncSession, actor: Actor, ticket_id: int, *, limit: int, cursor: str | None
+) -> tuple[list[Reply], str | None]:
+    """Oldest first, keyset pages by id; customers never see internal notes."""
     ticket = await load_ticket(session, actor, ticket_id)
     stmt = select(Reply).where(Reply.ticket_id == ticket.id)
     if not actor.is_staff:
         stmt = stmt.where(Reply.visibility == Visibility.PUBLIC)
-    return list((await session.scalars(stmt.order_by(Reply.id))).all())
+    return await page_by_id(session, stmt, Reply.id, limit=limit, cursor=cursor)

@@ -216,3 +216,32 @@ def test_if_none_match_on_ticket_reads_and_lists(desk: Desk) -> None:
     desk.reply(agent, ticket, "Una risposta.")
     assert client.get(url, headers={"If-None-Match": detail_etag}).status_code == 200
     assert client.get("/tickets", headers={"If-None-Match": list_etag}).status_code == 200
+
+
+def test_the_timeline_and_replies_come_in_keyset_pages(desk: Desk) -> None:
+    customer = desk.customer()
+    agent = desk.agent()
+    client = desk.customer_user(customer)
+    ticket = desk.ticket(client, customer)
+    for i in range(5):
+        desk.reply(agent if i % 2 else client, ticket, f"Messaggio {i}")
+    for path in (f"/tickets/{ticket['id']}/events", f"/tickets/{ticket['id']}/replies"):
+        whole = client.get(path).json()
+        assert whole["next_cursor"] is None
+        seen: list[int] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get(path, params=params).json()
+            assert len(page["items"]) <= 2
+            seen += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [item["id"] for item in whole["items"]], path
+        etag = client.get(path).headers["etag"]
+        assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+        problem(client.get(path, params={"cursor": "bm9wZQ"}), 400)
+    assert len(client.get(f"/tickets/{ticket['id']}/replies").json()["items"]) == 5

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.api.body import UploadsDep, json_or_multipart, read_json_model
-from app.api.deps import CurrentActor, Id, SessionDep
+from app.api.conditional import IfNoneMatch, json_or_304
+from app.api.deps import CurrentActor, Cursor, Id, SessionDep
+from app.api.paging import TimelineLimit
 from app.api.problems import responses
 from app.api.schemas.tickets import AttachmentRead, ReplyCreate, ReplyList, ReplyRead
 from app.db.models import Attachment
@@ -20,13 +22,26 @@ router = APIRouter(prefix="/tickets/{ticket_id}/replies", tags=["replies"])
     "",
     response_model=ReplyList,
     operation_id="list_replies",
-    responses=responses(401, 403, 404, 422),
+    responses={**responses(400, 401, 403, 404, 422), 304: {"description": "Not modified."}},
 )
-async def list_replies(ticket_id: Id, session: SessionDep, actor: CurrentActor) -> ReplyList:
-    """Oldest first; customers never see internal notes."""
-    rows = await reply_service.list_replies(session, actor, ticket_id)
+async def list_replies(
+    ticket_id: Id,
+    session: SessionDep,
+    actor: CurrentActor,
+    limit: TimelineLimit = 100,
+    cursor: Cursor = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Oldest first, in keyset pages (`limit`, `cursor`, `next_cursor`); customers never
+    see internal notes. An `ETag` on the page (304 on `If-None-Match`)."""
+    rows, next_cursor = await reply_service.list_replies(
+        session, actor, ticket_id, limit=limit, cursor=cursor
+    )
     files = await attachment_service.for_replies(session, actor, ticket_id, rows)
-    return ReplyList(items=[ReplyRead.of(r, _read(files[r.id])) for r in rows])
+    page = ReplyList(
+        items=[ReplyRead.of(r, _read(files[r.id])) for r in rows], next_cursor=next_cursor
+    )
+    return json_or_304(if_none_match, page)
 
 
 def _read(files: list[Attachment]) -> list[AttachmentRead]:

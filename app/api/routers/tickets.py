@@ -11,6 +11,7 @@ from app.api.body import UploadsDep, json_or_multipart, read_json_model
 from app.api.conditional import IfNoneMatch, json_or_304, matches, not_modified
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.i18n import CallerLang
+from app.api.paging import TimelineLimit
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.tickets import (
@@ -344,12 +345,24 @@ async def change_ticket_status(
     "/{ticket_id}/events",
     response_model=EventList,
     operation_id="list_ticket_events",
-    responses=responses(401, 403, 404, 422),
+    responses={**responses(400, 401, 403, 404, 422), 304: {"description": "Not modified."}},
 )
-async def list_ticket_events(ticket_id: Id, session: SessionDep, actor: CurrentActor) -> EventList:
-    """The timeline, oldest first."""
-    rows = await ticket_service.events(session, actor, ticket_id)
-    return EventList(items=[EventRead.of(e) for e in rows])
+async def list_ticket_events(
+    ticket_id: Id,
+    session: SessionDep,
+    actor: CurrentActor,
+    limit: TimelineLimit = 100,
+    cursor: Cursor = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """The timeline, oldest first, in keyset pages (`limit`, `cursor`, `next_cursor`).
+    An `ETag` on the page (304 on `If-None-Match`)."""
+    rows, next_cursor = await ticket_service.events(
+        session, actor, ticket_id, limit=limit, cursor=cursor
+    )
+    return json_or_304(
+        if_none_match, EventList(items=[EventRead.of(e) for e in rows], next_cursor=next_cursor)
+    )
 
 
 @router.post(

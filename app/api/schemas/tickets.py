@@ -342,6 +342,9 @@ class EventRead(Output):
 
 class EventList(Output):
     items: list[EventRead]
+    next_cursor: str | None = Field(
+        default=None, description="The next page's cursor; null on the last page."
+    )
 
 
 class ReplyCreate(Input):
@@ -369,6 +372,9 @@ class ReplyRead(Output):
 
 class ReplyList(Output):
     items: list[ReplyRead]
+    next_cursor: str | None = Field(
+        default=None, description="The next page's cursor; null on the last page."
+    )
 
 
 class CategoryNames(Input):

@@ -42,6 +42,7 @@ from app.infra.mail import (
     describe,
     mailer_for,
     message_id,
+    portal_link,
     public_link,
     render,
 )
@@ -136,7 +137,9 @@ async def claim(
 
 def outgoing(claimed: Claimed, settings: Settings) -> OutgoingMail:
     link = public_link(settings, claimed.secret) if claimed.secret else None
-    rendered = render(claimed.kind, claimed.locale, claimed.context, link)
+    rendered = render(
+        claimed.kind, claimed.locale, claimed.context, link, portal_link(settings, claimed.context)
+    )
     return OutgoingMail(
         message_id=message_id(claimed.id, int(claimed.created_at.timestamp()), settings.mail_from),
         recipient=claimed.recipient,

@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from app import logs as app_logging
-from app.api import problems
+from app.api import openapi_extras, problems
 from app.api.body import EXTRA_MODELS
 from app.api.middleware import (
     MAX_BODY_BYTES,
@@ -160,7 +160,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 content = response.get("content", {})
                 if code[:1] in "45" and "application/json" in content:
                     content[problems.PROBLEM_JSON] = content.pop("application/json")
-    return schema
+    return openapi_extras.complete(schema)
 
 
 app = create_app()

@@ -15,6 +15,7 @@ from app.domain.events import ReplyPosted, StatusChanged
 from app.domain.tickets import Visibility, after_reply, can_reply, mover_of
 from app.services import attachments as attachment_service
 from app.services import timeline
+from app.services.tickets.common import check_if_match
 from app.services.tickets.moves import set_state, state_of
 from app.services.visibility import load_ticket
 
@@ -27,6 +28,7 @@ async def post_reply(
     body: str,
     visibility: Visibility,
     uploads: attachment_service.Uploads | None = None,
+    if_match: str | None = None,
 ) -> tuple[Reply, Ticket]:
     """Add a reply. Internal notes are for staff; a closed ticket takes none (open a follow-up).
 
@@ -35,6 +37,7 @@ async def post_reply(
     files of ``uploads`` go with the reply (internal with an internal note).
     """
     ticket = await load_ticket(session, actor, ticket_id, write=True)
+    check_if_match(ticket, if_match)
     if visibility is Visibility.INTERNAL and not actor.is_staff:
         raise Forbidden("Internal notes are for the support staff.")
     if not can_reply(ticket.status):

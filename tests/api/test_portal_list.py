@@ -245,3 +245,18 @@ def test_the_timeline_and_replies_come_in_keyset_pages(desk: Desk) -> None:
         assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
         problem(client.get(path, params={"cursor": "bm9wZQ"}), 400)
     assert len(client.get(f"/tickets/{ticket['id']}/replies").json()["items"]) == 5
+
+
+def test_a_reply_honours_if_match(desk: Desk) -> None:
+    customer = desk.customer()
+    agent = desk.agent()
+    client = desk.customer_user(customer)
+    ticket = desk.ticket(client, customer)
+    url = f"/tickets/{ticket['id']}"
+    seen = client.get(url).headers["etag"]
+    desk.reply(agent, ticket, "Nel frattempo rispondo io.")
+    stale = client.post(f"{url}/replies", json={"body": "Ok"}, headers={"If-Match": seen})
+    problem(stale, 412)
+    fresh = client.get(url).headers["etag"]
+    r = client.post(f"{url}/replies", json={"body": "Ok"}, headers={"If-Match": fresh})
+    assert r.status_code == 201, r.text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
 
 from app.api.body import UploadsDep, json_or_multipart, read_json_model
 from app.api.conditional import IfNoneMatch, json_or_304
@@ -53,7 +55,7 @@ def _read(files: list[Attachment]) -> list[AttachmentRead]:
     response_model=ReplyRead,
     status_code=status.HTTP_201_CREATED,
     operation_id="create_reply",
-    responses=responses(400, 401, 403, 404, 409, 413, 415, 422),
+    responses=responses(400, 401, 403, 404, 409, 412, 413, 415, 422),
     openapi_extra=json_or_multipart(ReplyCreate),
 )
 async def create_reply(
@@ -63,6 +65,14 @@ async def create_reply(
     uploads: UploadsDep,
     session: SessionDep,
     actor: CurrentActor,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            max_length=200,
+            description="The ticket's ETag last read: 412 if it changed since (optional).",
+        ),
+    ] = None,
 ) -> ReplyRead:
     """Reply (JSON, or multipart with a `payload` part and `files`).
 
@@ -72,7 +82,13 @@ async def create_reply(
     """
     body = await read_json_model(request, ReplyCreate, uploads, session)
     reply, ticket = await reply_service.post_reply(
-        session, actor, ticket_id, body=body.body, visibility=body.visibility, uploads=uploads
+        session,
+        actor,
+        ticket_id,
+        body=body.body,
+        visibility=body.visibility,
+        uploads=uploads,
+        if_match=if_match,
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket_id}/replies/{reply.id}"
     response.headers["ETag"] = ticket_service.etag(ticket)

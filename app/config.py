@@ -164,6 +164,18 @@ class Settings(BaseSettings):
         "that /metrics adds up across them (Prometheus multiprocess mode)",
     )
 
+    # The portal (issue 10): signed links and where the portal's pages are.
+    signing_key: str = Field(default="", description="Secret for signed links (>= 32 chars).")
+    signed_url_ttl_seconds: int = Field(default=300, ge=10, le=86400)
+    portal_ticket_url: str = Field(
+        default="",
+        description="The portal's page of a ticket, e.g. https://help.example.com/tickets/{id}",
+    )
+    public_status_url: str = Field(
+        default="",
+        description="The public status page, e.g. https://help.example.com/t/{token}",
+    )
+
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -266,6 +278,32 @@ class Settings(BaseSettings):
                 "fix: write the scheme and no spaces"
             )
         return value.rstrip("/")
+
+    @field_validator("signing_key")
+    @classmethod
+    def _strong_key(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("SPORTELLO_SIGNING_KEY must have at least 32 characters")
+        return value
+
+    @field_validator("portal_ticket_url", "public_status_url")
+    @classmethod
+    def _url_template(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            return value
+        fields = {"portal_ticket_url": ("{id}", "{number}"), "public_status_url": ("{token}",)}
+        name = f"SPORTELLO_{str(info.field_name).upper()}"
+        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+            raise ValueError(f"{name} must be an http:// or https:// URL")
+        allowed = fields[str(info.field_name)]
+        if not any(part in value for part in allowed):
+            raise ValueError(f"{name} must contain {' or '.join(allowed)}")
+        leftover = value
+        for part in allowed:
+            leftover = leftover.replace(part, "")
+        if "{" in leftover or "}" in leftover:
+            raise ValueError(f"{name} may only use the placeholders {', '.join(allowed)}")
+        return value
 
     @model_validator(mode="after")
     def _sender_for_smtp(self) -> Settings:

@@ -10,12 +10,12 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from app import logs as app_logging
-from app.api import docs, problems
+from app.api import docs, openapi_extras, problems
 from app.api.body import EXTRA_MODELS
 from app.api.middleware import (
     MAX_BODY_BYTES,
@@ -47,6 +47,7 @@ from app.api.routers import (
     tickets,
     users,
 )
+from app.api.strict_query import reject_unknown_query
 from app.api.text_guard import ControlCharacterMiddleware
 from app.bootstrap import ensure_first_admin
 from app.config import Settings, SettingsError, get_settings, mask_url, unknown_variables
@@ -143,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge.router,
         knowledge.solutions,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     app.include_router(ops.router)
     docs.install(app)
 
@@ -220,7 +221,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     headers.update(RATE_LIMIT_HEADERS)
                     if code in ("429", "503"):
                         headers["Retry-After"] = RETRY_AFTER_HEADER
-    return schema
+    return openapi_extras.complete(schema)
 
 
 def _app_or_exit() -> FastAPI:

@@ -199,6 +199,7 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.base_url = ""
 
     def start(self) -> str:
         self.thread.start()
@@ -216,11 +217,17 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings) -> Iterator[str]:
+def server(settings: Settings) -> Iterator[LiveServer]:
+    """The running app itself (for tests that watch its engine, e.g. count statements)."""
     server = LiveServer(settings)
-    base_url = server.start()
-    yield base_url
+    server.base_url = server.start()
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(server: LiveServer) -> str:
+    return server.base_url
 
 
 @pytest.fixture(scope="session")

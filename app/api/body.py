@@ -45,10 +45,8 @@ def json_or_multipart(model: type[BaseModel]) -> dict[str, Any]:
                         "type": "object",
                         "required": ["payload"],
                         "properties": {
-                            "payload": {
-                                "type": "string",
-                                "description": f"{model.__name__} as JSON",
-                            },
+                            # Typed as its model; the encoding below sends it as JSON.
+                            "payload": ref,
                             "files": {
                                 "type": "array",
                                 "items": {"type": "string", "format": "binary"},

@@ -66,6 +66,8 @@ class Actor:
     api_key_id: int | None = None
     time_zone: str = "UTC"
     """Where the caller's plain dates start (a user's profile; UTC for an API key)."""
+    locale: str | None = None
+    """The user's language (labels and category names follow it); None for an API key."""
 
     @property
     def is_staff(self) -> bool:

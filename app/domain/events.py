@@ -29,6 +29,8 @@ class StatusChanged:
     to_status: TicketStatus
     actor: EventActor | None
     note: str | None
+    solution: str | None = None
+    """The solution given, on a move to ``resolved`` (kept in the timeline after a reopening)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,10 @@ def transition(
         return replace(state, status=to, solution=solution.strip(), resolved_at=now)
     if to is TicketStatus.CLOSED:
         return replace(state, status=to, closed_at=now)
-    # Back to work: the earlier solution stays on record, the resolution time goes.
+    # Back to work: the earlier solution is no longer the current one (the timeline keeps
+    # it, on the event of the resolution), and the resolution time goes.
+    if state.status is TicketStatus.RESOLVED:
+        return replace(state, status=to, resolved_at=None, solution=None)
     return replace(state, status=to, resolved_at=None)
 
 
@@ -188,7 +191,7 @@ def after_reply(state: TicketState, mover: Mover, visibility: Visibility) -> Tic
     to = REPLY_MOVES.get(state.status)
     if to is None:
         return None
-    return replace(state, status=to, resolved_at=None)
+    return replace(state, status=to, resolved_at=None, solution=None)
 
 
 def can_follow_up(status: TicketStatus) -> bool:

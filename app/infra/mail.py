@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiosmtplib
 from fastapi_mail import ConnectionConfig
@@ -63,7 +64,13 @@ def one_line(value: str, limit: int = MAX_SUBJECT) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
-def render(kind: str, locale: str, context: dict[str, Any], link: str | None = None) -> Rendered:
+def render(
+    kind: str,
+    locale: str,
+    context: dict[str, Any],
+    link: str | None = None,
+    portal_link: str | None = None,
+) -> Rendered:
     """The subject and both bodies of a mail, in ``locale``.
 
     The subject is ``[number] phrase: ticket subject``; the phrase is the ``subject``
@@ -75,6 +82,7 @@ def render(kind: str, locale: str, context: dict[str, Any], link: str | None = N
     values = {
         **context,
         "link": link,
+        "portal_link": portal_link,
         "label": lambda status: label(TicketStatus(status), locale),
     }
     text_template = _TEMPLATES.get_template(f"{locale}/{kind}.txt")
@@ -287,6 +295,9 @@ def mailer_for(settings: Settings) -> Mailer:
 
 
 def public_link(settings: Settings, token: str) -> str:
+    """The public status link: ``PUBLIC_STATUS_URL`` with the token, else the API's own page."""
+    if settings.public_status_url:
+        return settings.public_status_url.replace("{token}", token)
     return f"{settings.public_base_url}/api/v1/public/tickets/{token}"
 
 
@@ -299,3 +310,13 @@ def link_for(kind: str, settings: Settings, token: str) -> str:
     if kind == "email_change":
         return email_confirmation_link(settings, token)
     return public_link(settings, token)
+
+
+def portal_link(settings: Settings, context: dict[str, Any]) -> str | None:
+    """The ticket's page in the portal (``PORTAL_TICKET_URL``), if one is configured."""
+    ticket_id = context.get("ticket_id")
+    if not settings.portal_ticket_url or not isinstance(ticket_id, int):
+        return None
+    return settings.portal_ticket_url.replace("{id}", str(ticket_id)).replace(
+        "{number}", quote(str(context.get("number", "")), safe="")
+    )

@@ -45,6 +45,7 @@ from app.infra.mail import (
     link_for,
     mailer_for,
     message_id,
+    portal_link,
     render,
 )
 
@@ -138,7 +139,9 @@ async def claim(
 
 def outgoing(claimed: Claimed, settings: Settings) -> OutgoingMail:
     link = link_for(claimed.kind, settings, claimed.secret) if claimed.secret else None
-    rendered = render(claimed.kind, claimed.locale, claimed.context, link)
+    rendered = render(
+        claimed.kind, claimed.locale, claimed.context, link, portal_link(settings, claimed.context)
+    )
     return OutgoingMail(
         message_id=message_id(claimed.id, int(claimed.created_at.timestamp()), settings.mail_from),
         recipient=claimed.recipient,

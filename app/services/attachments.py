@@ -22,8 +22,9 @@ from app.db.models import Attachment, Reply, Ticket
 from app.db.pagination import page_by_id
 from app.domain.access import Actor
 from app.domain.attachments import can_attach
-from app.domain.errors import Conflict, InvalidInput
+from app.domain.errors import Conflict, Forbidden, InvalidInput
 from app.domain.events import AttachmentAdded
+from app.domain.signing import attachment_signature, valid_attachment_signature
 from app.domain.tickets import Visibility
 from app.infra.storage import BlobStorage, StagedBlob, StoredBlob, make_storage
 from app.services import timeline
@@ -239,3 +240,28 @@ async def purge_orphans(
         return await storage.sweep(referenced, now=now)
     finally:
         await storage.aclose()
+
+
+async def signed_link(
+    session: AsyncSession, actor: Actor, attachment_id: int, key: bytes, ttl: int, now: float
+) -> tuple[Attachment, int, str]:
+    """A link to the bytes of an attachment the caller may see: (attachment, expiry, signature).
+
+    Whoever holds the link may fetch those bytes until the expiry (so keep ``ttl``
+    short): that is what lets a page show it in an ``<img>``, which sends no bearer header.
+    """
+    attachment = await load_attachment(session, actor, attachment_id)
+    expires = int(now) + ttl
+    return attachment, expires, attachment_signature(key, attachment.id, attachment.sha256, expires)
+
+
+async def by_signature(
+    session: AsyncSession, attachment_id: int, expires: int, signature: str, key: bytes, now: float
+) -> Attachment:
+    """The attachment a signed link names, if the link is genuine and not expired (else 403)."""
+    attachment = await session.get(Attachment, attachment_id)
+    if attachment is None or not valid_attachment_signature(
+        key, attachment.id, attachment.sha256, expires, signature, now
+    ):
+        raise Forbidden("The link is not valid or has expired; ask for a new one.")
+    return attachment

@@ -178,6 +178,7 @@ async def authenticate(session: AsyncSession, token: str) -> Actor:
         customer_id=user.customer_id,
         name=user.name,
         time_zone=user.time_zone,
+        locale=user.locale.value,
     )
 
 

@@ -55,6 +55,7 @@ async def create(
     type_: TicketType,
     name: str,
     parent_id: int | None,
+    names: dict[str, str | None] | None = None,
 ) -> Category:
     """A new area (no parent) or sub-area (its parent an area of the same type)."""
     if actor is not None:
@@ -69,19 +70,39 @@ async def create(
             raise InvalidInput("A sub-area has the type of its area.", ["body", "type"])
     await _ensure_unique(session, type_, parent_id, name, None)
     category = Category(type=type_, name=name, parent_id=parent_id)
+    _set_names(category, names)
     session.add(category)
     await session.flush()
     return category
 
 
-async def rename(session: AsyncSession, actor: Actor, category_id: int, name: str) -> Node:
-    """Rename a category; returned with its sub-areas, so the answer reads like the tree's node."""
+LANGUAGES = ("it", "es", "en")
+
+
+def _set_names(category: Category, names: dict[str, str | None] | None) -> None:
+    """Set the translations given (a language left out keeps its translation)."""
+    for lang, value in (names or {}).items():
+        if lang in LANGUAGES:
+            setattr(category, f"name_{lang}", value)
+
+
+async def rename(
+    session: AsyncSession,
+    actor: Actor,
+    category_id: int,
+    name: str | None,
+    names: dict[str, str | None] | None = None,
+) -> Node:
+    """Rename a category or change its translations; returned with its sub-areas, so the
+    answer reads like the tree's node."""
     require_admin(actor)
     category = await session.get(Category, category_id)
     if category is None:
         raise NotFound("No such category.")
-    await _ensure_unique(session, category.type, category.parent_id, name, category.id)
-    category.name = name
+    if name is not None:
+        await _ensure_unique(session, category.type, category.parent_id, name, category.id)
+        category.name = name
+    _set_names(category, names)
     await session.flush()
     children = await session.scalars(
         select(Category)

@@ -164,7 +164,8 @@ async def _queue(
         kind=planned.kind,
         recipient=recipient,
         locale=locale,
-        context=context,
+        # The ticket's id goes with the mail: its portal link is made from it when sent.
+        context={**context, "ticket_id": ticket_id},
         secret=secret,
         status=NotificationStatus.QUEUED,
         attempts=0,

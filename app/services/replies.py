@@ -8,12 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import fulltext
 from app.db.base import utcnow
 from app.db.models import Reply, Ticket
+from app.db.pagination import page_by_id
 from app.domain.access import Actor
 from app.domain.errors import Conflict, Forbidden
 from app.domain.events import ReplyPosted, StatusChanged
 from app.domain.tickets import Visibility, after_reply, can_reply, mover_of
 from app.services import attachments as attachment_service
 from app.services import timeline
+from app.services.tickets.common import check_if_match
 from app.services.tickets.moves import set_state, state_of
 from app.services.visibility import load_ticket
 
@@ -26,6 +28,7 @@ async def post_reply(
     body: str,
     visibility: Visibility,
     uploads: attachment_service.Uploads | None = None,
+    if_match: str | None = None,
 ) -> tuple[Reply, Ticket]:
     """Add a reply. Internal notes are for staff; a closed ticket takes none (open a follow-up).
 
@@ -34,6 +37,7 @@ async def post_reply(
     files of ``uploads`` go with the reply (internal with an internal note).
     """
     ticket = await load_ticket(session, actor, ticket_id, write=True)
+    check_if_match(ticket, if_match)
     if visibility is Visibility.INTERNAL and not actor.is_staff:
         raise Forbidden("Internal notes are for the support staff.")
     if not can_reply(ticket.status):
@@ -75,10 +79,12 @@ async def post_reply(
     return reply, ticket
 
 
-async def list_replies(session: AsyncSession, actor: Actor, ticket_id: int) -> list[Reply]:
-    """Oldest first; customers never see internal notes."""
+async def list_replies(
+    session: AsyncSession, actor: Actor, ticket_id: int, *, limit: int, cursor: str | None
+) -> tuple[list[Reply], str | None]:
+    """Oldest first, keyset pages by id; customers never see internal notes."""
     ticket = await load_ticket(session, actor, ticket_id)
     stmt = select(Reply).where(Reply.ticket_id == ticket.id)
     if not actor.is_staff:
         stmt = stmt.where(Reply.visibility == Visibility.PUBLIC)
-    return list((await session.scalars(stmt.order_by(Reply.id))).all())
+    return await page_by_id(session, stmt, Reply.id, limit=limit, cursor=cursor)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db.models import TicketEvent
+from app.db.base import utcnow
+from app.db.models import Ticket, TicketEvent
 from app.domain.access import Actor
 from app.domain.events import (
     AttachmentAdded,
@@ -57,6 +60,7 @@ def _row(event: DomainEvent) -> TicketEvent:
             row.from_status = event.from_status.value
             row.to_status = event.to_status.value
             row.note = event.note
+            row.solution = event.solution
         case TicketAssigned():
             row.kind = "assigned"
             row.assignee_id = event.assignee_id
@@ -73,6 +77,37 @@ def _row(event: DomainEvent) -> TicketEvent:
 
 
 async def record(session: AsyncSession, event: DomainEvent) -> None:
-    session.add(_row(event))
+    row = _row(event)
+    row.created_at = utcnow()
+    session.add(row)
+    if not row.internal and row.kind != "assigned":
+        await _touch_public(session, row, public_reply=row.kind == "replied")
     for subscriber in SUBSCRIBERS:
         await subscriber(session, event)
+
+
+async def _touch_public(session: AsyncSession, row: TicketEvent, *, public_reply: bool) -> None:
+    """Keep the ticket's list-row fields (last public activity, its actor, public replies).
+
+    A plain UPDATE that leaves the row's version alone: public activity is not an edit
+    of the ticket, so it does not make another writer's ``If-Match`` stale. The copy
+    in the session, if any, is refreshed without being marked changed.
+    """
+    values: dict[str, object] = {
+        "last_public_at": row.created_at,
+        "last_public_actor_id": row.actor_id,
+        "last_public_actor_name": row.actor_name,
+    }
+    if public_reply:
+        values["public_reply_count"] = Ticket.public_reply_count + 1
+    count = await session.scalar(
+        update(Ticket)
+        .where(Ticket.id == row.ticket_id)
+        .values(values)
+        .returning(Ticket.public_reply_count)
+        .execution_options(synchronize_session=False)
+    )
+    ticket = session.identity_map.get(session.sync_session.identity_key(Ticket, row.ticket_id))
+    if isinstance(ticket, Ticket):
+        for key, value in values.items():
+            set_committed_value(ticket, key, count if key == "public_reply_count" else value)

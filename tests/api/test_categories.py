@@ -26,6 +26,7 @@ def test_an_admin_builds_the_tree_of_areas_and_sub_areas(desk: Desk) -> None:
         "id": area["id"],
         "type": "technical",
         "name": "Fatturazione elettronica",
+        "names": {"it": None, "es": None, "en": None},
         "parent_id": None,
         "children": [],
     }

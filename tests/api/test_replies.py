@@ -39,7 +39,7 @@ def test_an_agent_answers_and_the_customer_reads_it(desk: Desk) -> None:
     }
     listed = client.get(f"/tickets/{ticket['id']}/replies")
     assert listed.status_code == 200
-    assert listed.json() == {"items": [reply]}
+    assert listed.json() == {"items": [reply], "next_cursor": None}
     # An agent's reply moves nothing.
     assert client.get(f"/tickets/{ticket['id']}").json()["status"] == "in_progress"
 

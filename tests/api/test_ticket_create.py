@@ -58,7 +58,9 @@ def test_a_customer_user_opens_a_ticket_for_their_customer(desk: Desk) -> None:
     assert r.headers["etag"]
     match = NUMBER.match(ticket["number"])
     assert match and int(match[1]) == datetime.now(UTC).year
-    assert ticket | {"id": 0, "number": "", "created_at": "", "updated_at": ""} == {
+    assert ticket["last_activity"]["at"] >= ticket["created_at"]
+    overlay = {"id": 0, "number": "", "created_at": "", "updated_at": ""}
+    assert ticket | overlay | {"last_activity": {**ticket["last_activity"], "at": ""}} == {
         "id": 0,
         "number": "",
         "customer_id": customer["id"],
@@ -87,6 +89,15 @@ def test_a_customer_user_opens_a_ticket_for_their_customer(desk: Desk) -> None:
         "closed_at": None,
         "allowed_transitions": ["closed"],
         "attachments": [],
+        # What a portal's row shows: names, not ids to look up; the opening is the last
+        # public activity, by the caller, so nothing is unread for them.
+        "requester": {"id": user["id"], "name": "Mario Rossi"},
+        "assignee": None,
+        "category": None,
+        "sub_category": None,
+        "reply_count": 0,
+        "last_activity": {"at": "", "actor": {"id": user["id"], "name": "Mario Rossi"}},
+        "unread": False,
     }
     created = datetime.fromisoformat(ticket["created_at"])
     assert created.utcoffset() is not None

@@ -145,7 +145,8 @@ def test_a_change_whose_event_cannot_be_written_does_not_happen(
         assert r.headers["content-type"] == "application/problem+json"
         assert "timeline unavailable" not in r.text
     # Nothing of any of them was kept: not the status, not the reply, not the assignee.
-    assert agent.get(url).json() == before
+    # (The first read marked the ticket read for the agent: that is not one of the changes.)
+    assert agent.get(url).json() | {"unread": before["unread"]} == before
     assert db.scalar("SELECT count(*) FROM reply") == 0
     assert db.scalar("SELECT count(*) FROM ticket") == 1
     assert db.scalar("SELECT count(*) FROM ticket_event") == 1

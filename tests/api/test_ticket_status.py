@@ -160,9 +160,15 @@ def test_resolution_and_closing_times(desk: Desk) -> None:
     assert resolved_at >= datetime.fromisoformat(ticket["created_at"])
     assert resolved["closed_at"] is None
     assert resolved["updated_at"] == resolved["resolved_at"]
-    # Taken up again: the resolution time goes, the earlier solution stays on record.
+    # Taken up again: the resolution time goes, and so does the current solution; the
+    # timeline keeps it on the event of the resolution.
     again = desk.move(agent, resolved, "in_progress")
-    assert (again["resolved_at"], again["solution"]) == (None, "Aggiornare alla versione 5.2.")
+    assert (again["resolved_at"], again["solution"]) == (None, None)
+    events = client.get(f"/tickets/{ticket['id']}/events").json()["items"]
+    kept = [
+        e["solution"] for e in events if e["kind"] == "status_changed" and e["to"] == "resolved"
+    ]
+    assert kept == ["Aggiornare alla versione 5.2."]
     second = desk.move(agent, again, "resolved", solution="Corretto il modello di stampa.")
     assert second["solution"] == "Corretto il modello di stampa."
     assert datetime.fromisoformat(second["resolved_at"]) > resolved_at
@@ -267,9 +273,14 @@ def test_meta_statuses_in_three_languages(desk: Desk, lang: str) -> None:
     assert reply_moves == {("waiting_customer", "in_progress"), ("resolved", "open")}
 
 
-def test_meta_statuses_default_to_english_and_refuse_other_languages(desk: Desk) -> None:
-    client = desk.agent()
+def test_meta_statuses_default_to_the_users_locale_and_refuse_other_languages(
+    desk: Desk,
+) -> None:
+    client = desk.agent(locale="en")
     labels = {s["value"]: s["label"] for s in client.get("/meta/statuses").json()["statuses"]}
     assert labels["waiting_customer"] == "Waiting for the customer"
+    italian = desk.agent(locale="it")
+    labels = {s["value"]: s["label"] for s in italian.get("/meta/statuses").json()["statuses"]}
+    assert labels["waiting_customer"] == "In attesa del cliente"
     problem(client.get("/meta/statuses", params={"lang": "fr"}), 422)
     problem(desk.anonymous().get("/meta/statuses"), 401)

@@ -77,7 +77,8 @@ def test_a_customer_public_reply_wakes_the_ticket() -> None:
     resolved = TicketState(S.RESOLVED, solution="x", resolved_at=NOW)
     reopened = after_reply(resolved, Mover.CUSTOMER, Visibility.PUBLIC)
     assert reopened is not None
-    assert (reopened.status, reopened.resolved_at, reopened.solution) == (S.OPEN, None, "x")
+    # Reopened: the solution is no longer the current one (the timeline keeps it).
+    assert (reopened.status, reopened.resolved_at, reopened.solution) == (S.OPEN, None, None)
     assert after_reply(waiting, Mover.AGENT, Visibility.PUBLIC) is None
     for status in (S.OPEN, S.IN_PROGRESS, S.WAITING_THIRD_PARTY, S.IMPROVEMENT, S.CLOSED):
         assert after_reply(TicketState(status), Mover.CUSTOMER, Visibility.PUBLIC) is None
@@ -119,6 +120,8 @@ def test_random_walks_keep_the_invariants(walk: list[tuple[S, Mover, str | None,
             assert state.resolved_at is not None
         if state.status not in (S.RESOLVED, S.CLOSED):
             assert state.resolved_at is None
+            # Back at work, no solution is the current one.
+            assert state.solution is None
         assert (state.closed_at is not None) == (state.status is S.CLOSED)
         if state.status is S.CLOSED and before.status is not S.CLOSED:
             assert state.closed_at == now

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app.api.body import UploadsDep, files_only, read_files
 from app.api.deps import CurrentActor, Cursor, Id, Limit, SessionDep, StorageDep
 from app.api.problems import problem_response, responses
-from app.api.schemas.attachments import AttachmentsAdded
+from app.api.schemas.attachments import AttachmentsAdded, SignedLink
 from app.api.schemas.common import Page
 from app.api.schemas.tickets import AttachmentRead
+from app.config import Settings
+from app.db.models import Attachment
 from app.domain.attachments import ALLOWED_TYPES, TEXT
+from app.infra.keys import signing_key
+from app.infra.storage import BlobStorage
 from app.services import attachments as attachment_service
 
 logger = logging.getLogger("sportello.attachments")
@@ -175,6 +181,34 @@ async def download_attachment(
         return RedirectResponse(
             direct, status_code=307, headers={"Cache-Control": "private, no-store"}
         )
+    return await _serve(
+        request,
+        storage,
+        attachment,
+        range_,
+        if_range,
+        if_none_match,
+        content_disposition(attachment.filename),
+    )
+
+
+# Shown in a page (an <img>, a <video>, a PDF viewer) when opened through a signed link;
+# anything else is still a download.
+INLINE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4", "video/webm"}
+)
+
+
+async def _serve(
+    request: Request,
+    storage: BlobStorage,
+    attachment: Attachment,
+    range_: str | None,
+    if_range: str | None,
+    if_none_match: str | None,
+    disposition: str,
+    cache_control: str = "private, no-cache",
+) -> Response:
     size = await storage.size(attachment.sha256)
     if size is None:
         logger.error("the content of attachment %s is missing from the storage", attachment.id)
@@ -189,8 +223,8 @@ async def download_attachment(
     headers = {
         "ETag": etag,
         "Accept-Ranges": "bytes",
-        "Cache-Control": "private, no-cache",
-        "Content-Disposition": content_disposition(attachment.filename),
+        "Cache-Control": cache_control,
+        "Content-Disposition": disposition,
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
     }
@@ -225,3 +259,79 @@ async def download_attachment(
         headers=headers,
         media_type=media_type,
     )
+
+
+@router.post(
+    "/attachments/{attachment_id}/link",
+    response_model=SignedLink,
+    operation_id="create_attachment_link",
+    responses=responses(401, 403, 404, 422),
+)
+async def create_attachment_link(
+    attachment_id: Id, request: Request, session: SessionDep, actor: CurrentActor
+) -> SignedLink:
+    """A short-lived link to the file's bytes that needs no bearer header, for an `<img>`
+    or `<video>` (`SIGNED_URL_TTL_SECONDS`, default 5 minutes). It is bound to this file
+    and expires; whoever holds it may fetch the file until then."""
+    settings: Settings = request.app.state.settings
+    attachment, expires, signature = await attachment_service.signed_link(
+        session,
+        actor,
+        attachment_id,
+        _key(request),
+        settings.signed_url_ttl_seconds,
+        time.time(),
+    )
+    query = urlencode({"expires": expires, "signature": signature})
+    return SignedLink(
+        url=f"{settings.public_base_url}/api/v1/files/{attachment.id}?{query}",
+        expires_at=datetime.fromtimestamp(expires, UTC),
+    )
+
+
+@router.get(
+    "/files/{attachment_id}",
+    response_class=Response,
+    operation_id="open_signed_attachment",
+    responses={**_CONTENT_RESPONSES, **responses(403, 404, 416, 422)},
+)
+async def open_signed_attachment(
+    attachment_id: Id,
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    expires: Annotated[int, Query(ge=0, le=2**40, description="From the signed link.")],
+    signature: Annotated[
+        str, Query(min_length=64, max_length=64, description="From the signed link.")
+    ],
+    range_: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
+    if_range: Annotated[str | None, Header(alias="If-Range", max_length=200)] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=2000)] = None,
+) -> Response:
+    """The file of a signed link (no login): images and videos inline, so a page can show
+    them; anything else as a download. 403 when the link is forged or expired."""
+    now = time.time()
+    attachment = await attachment_service.by_signature(
+        session, attachment_id, expires, signature, _key(request), now
+    )
+    disposition = content_disposition(attachment.filename)
+    if attachment.content_type in INLINE_TYPES:
+        disposition = "inline" + disposition.removeprefix("attachment")
+    return await _serve(
+        request,
+        storage,
+        attachment,
+        range_,
+        if_range,
+        if_none_match,
+        disposition,
+        cache_control=f"private, max-age={max(0, int(expires - now))}",
+    )
+
+
+def _key(request: Request) -> bytes:
+    key: bytes | None = getattr(request.app.state, "signing_key", None)
+    if key is None:
+        key = signing_key(request.app.state.settings)
+        request.app.state.signing_key = key
+    return key

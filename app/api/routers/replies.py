@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
 
 from app.api.body import UploadsDep, json_or_multipart, read_json_model
-from app.api.deps import CurrentActor, Id, SessionDep
+from app.api.conditional import IfNoneMatch, json_or_304
+from app.api.deps import CurrentActor, Cursor, Id, SessionDep
+from app.api.paging import TimelineLimit
 from app.api.problems import responses
 from app.api.schemas.tickets import AttachmentRead, ReplyCreate, ReplyList, ReplyRead
 from app.db.models import Attachment
@@ -20,13 +24,26 @@ router = APIRouter(prefix="/tickets/{ticket_id}/replies", tags=["replies"])
     "",
     response_model=ReplyList,
     operation_id="list_replies",
-    responses=responses(401, 403, 404, 422),
+    responses={**responses(400, 401, 403, 404, 422), 304: {"description": "Not modified."}},
 )
-async def list_replies(ticket_id: Id, session: SessionDep, actor: CurrentActor) -> ReplyList:
-    """Oldest first; customers never see internal notes."""
-    rows = await reply_service.list_replies(session, actor, ticket_id)
+async def list_replies(
+    ticket_id: Id,
+    session: SessionDep,
+    actor: CurrentActor,
+    limit: TimelineLimit = 100,
+    cursor: Cursor = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Oldest first, in keyset pages (`limit`, `cursor`, `next_cursor`); customers never
+    see internal notes. An `ETag` on the page (304 on `If-None-Match`)."""
+    rows, next_cursor = await reply_service.list_replies(
+        session, actor, ticket_id, limit=limit, cursor=cursor
+    )
     files = await attachment_service.for_replies(session, actor, ticket_id, rows)
-    return ReplyList(items=[ReplyRead.of(r, _read(files[r.id])) for r in rows])
+    page = ReplyList(
+        items=[ReplyRead.of(r, _read(files[r.id])) for r in rows], next_cursor=next_cursor
+    )
+    return json_or_304(if_none_match, page)
 
 
 def _read(files: list[Attachment]) -> list[AttachmentRead]:
@@ -38,7 +55,7 @@ def _read(files: list[Attachment]) -> list[AttachmentRead]:
     response_model=ReplyRead,
     status_code=status.HTTP_201_CREATED,
     operation_id="create_reply",
-    responses=responses(400, 401, 403, 404, 409, 413, 415, 422),
+    responses=responses(400, 401, 403, 404, 409, 412, 413, 415, 422),
     openapi_extra=json_or_multipart(ReplyCreate),
 )
 async def create_reply(
@@ -48,6 +65,14 @@ async def create_reply(
     uploads: UploadsDep,
     session: SessionDep,
     actor: CurrentActor,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            max_length=200,
+            description="The ticket's ETag last read: 412 if it changed since (optional).",
+        ),
+    ] = None,
 ) -> ReplyRead:
     """Reply (JSON, or multipart with a `payload` part and `files`).
 
@@ -57,7 +82,13 @@ async def create_reply(
     """
     body = await read_json_model(request, ReplyCreate, uploads, session)
     reply, ticket = await reply_service.post_reply(
-        session, actor, ticket_id, body=body.body, visibility=body.visibility, uploads=uploads
+        session,
+        actor,
+        ticket_id,
+        body=body.body,
+        visibility=body.visibility,
+        uploads=uploads,
+        if_match=if_match,
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket_id}/replies/{reply.id}"
     response.headers["ETag"] = ticket_service.etag(ticket)

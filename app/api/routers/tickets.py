@@ -8,7 +8,10 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.body import UploadsDep, json_or_multipart, read_json_model
+from app.api.conditional import IfNoneMatch, json_or_304, matches, not_modified
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
+from app.api.i18n import CallerLang
+from app.api.paging import TimelineLimit
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.tickets import (
@@ -18,9 +21,10 @@ from app.api.schemas.tickets import (
     EventRead,
     FollowUpCreate,
     StatusChange,
+    StatusCounts,
     TicketCreate,
     TicketDetail,
-    TicketRead,
+    TicketItem,
     TicketUpdate,
     instant_of,
 )
@@ -49,13 +53,21 @@ IfMatch = Annotated[
 
 
 async def detail(
-    session: AsyncSession, ticket: Ticket, actor: Actor, response: Response
+    session: AsyncSession,
+    ticket: Ticket,
+    actor: Actor,
+    response: Response,
+    lang: str,
+    row: ticket_service.Row | None = None,
 ) -> TicketDetail:
     response.headers["ETag"] = ticket_service.etag(ticket)
+    if row is None:
+        row = await ticket_service.row_of(session, actor, ticket)
     files = await attachment_service.for_ticket(session, actor, ticket)
-    return TicketDetail.build(
-        ticket,
+    return TicketDetail.of_row(
+        row,
         ticket_service.allowed_for(ticket, actor),
+        lang,
         [AttachmentRead.model_validate(f) for f in files],
     )
 
@@ -81,6 +93,7 @@ async def create_ticket(
     uploads: UploadsDep,
     session: SessionDep,
     actor: CurrentActor,
+    lang: CallerLang,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketDetail:
     """Open a ticket (JSON, or multipart with a `payload` part and up to two `files`).
@@ -107,18 +120,33 @@ async def create_ticket(
         uploads=uploads,
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
-    return await detail(session, ticket, actor, response)
+    return await detail(session, ticket, actor, response, lang)
+
+
+NumberFilter = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=20,
+        description="A ticket number, e.g. T-2026-000123 (case and zero padding free).",
+    ),
+]
+UnreadFilter = Annotated[
+    bool | None,
+    Query(description="Only tickets with (true) or without (false) public activity unread."),
+]
 
 
 @router.get(
     "",
-    response_model=Page[TicketRead],
+    response_model=Page[TicketItem],
     operation_id="list_tickets",
-    responses=responses(400, 401, 403, 422),
+    responses={**responses(400, 401, 403, 422), 304: {"description": "Not modified."}},
 )
 async def list_tickets(
     session: SessionDep,
     actor: CurrentActor,
+    lang: CallerLang,
     status: Annotated[list[TicketStatus] | None, Query(max_length=7)] = None,
     type: TicketType | None = None,
     category_id: Annotated[
@@ -140,12 +168,20 @@ async def list_tickets(
     created_after: DayOrInstant | None = None,
     created_before: DayOrInstant | None = None,
     updated_after: DayOrInstant | None = None,
+    number: NumberFilter = None,
+    unread: UnreadFilter = None,
     sort: ticket_service.Sort = ticket_service.Sort.CREATED_DESC,
     limit: Limit = 25,
     cursor: Cursor = None,
-) -> Page[TicketRead]:
-    """The tickets the caller may see (a customer: their customer's), filtered and paged."""
-    items, next_cursor = await ticket_service.list_page(
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """The tickets the caller may see (a customer: their customer's), filtered and paged.
+
+    Each item carries what a list row shows (names, areas, reply count, last public
+    activity, `unread`, `allowed_transitions`); the page has an `ETag` (304 on
+    `If-None-Match`). `q` holding a ticket number finds that ticket.
+    """
+    rows, next_cursor = await ticket_service.list_page(
         session,
         actor,
         ticket_service.Filters(
@@ -161,27 +197,96 @@ async def list_tickets(
             created_after=instant_of(created_after, actor.time_zone),
             created_before=instant_of(created_before, actor.time_zone),
             updated_after=instant_of(updated_after, actor.time_zone),
+            number=number,
+            unread=unread,
         ),
         sort=sort,
         limit=limit,
         cursor=cursor,
     )
-    return Page(items=[TicketRead.of(t) for t in items], next_cursor=next_cursor)
+    page: Page[TicketItem] = Page(
+        items=[
+            TicketItem.build(row, ticket_service.allowed_for(row.ticket, actor), lang)
+            for row in rows
+        ],
+        next_cursor=next_cursor,
+    )
+    return json_or_304(if_none_match, page)
+
+
+@router.get(
+    "/counts",
+    response_model=StatusCounts,
+    operation_id="count_tickets",
+    responses=responses(400, 401, 403, 422),
+)
+async def count_tickets(
+    session: SessionDep,
+    actor: CurrentActor,
+    status: Annotated[list[TicketStatus] | None, Query(max_length=7)] = None,
+    type: TicketType | None = None,
+    category_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Includes its sub-areas.")
+    ] = None,
+    severity: Severity | None = None,
+    order_id: IdFilter = None,
+    customer_id: IdFilter = None,
+    assignee_id: IdFilter = None,
+    requester_id: IdFilter = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    created_after: DayOrInstant | None = None,
+    created_before: DayOrInstant | None = None,
+    updated_after: DayOrInstant | None = None,
+    number: NumberFilter = None,
+    unread: UnreadFilter = None,
+) -> StatusCounts:
+    """How many tickets the caller may see in each status (every status listed, zeros
+    included), with the same filters as the list: tabs and badges in one call."""
+    found = await ticket_service.counts(
+        session,
+        actor,
+        ticket_service.Filters(
+            status=status or [],
+            type=type,
+            category_id=category_id,
+            severity=severity,
+            order_id=order_id,
+            customer_id=customer_id,
+            assignee_id=assignee_id,
+            requester_id=requester_id,
+            q=q,
+            created_after=instant_of(created_after, actor.time_zone),
+            created_before=instant_of(created_before, actor.time_zone),
+            updated_after=instant_of(updated_after, actor.time_zone),
+            number=number,
+            unread=unread,
+        ),
+    )
+    return StatusCounts(counts=found, total=sum(found.values()))
 
 
 @router.get(
     "/{ticket_id}",
     response_model=TicketDetail,
     operation_id="get_ticket",
-    responses=responses(401, 403, 404, 422),
+    responses={**responses(401, 403, 404, 422), 304: {"description": "Not modified."}},
 )
 async def get_ticket(
-    ticket_id: Id, response: Response, session: SessionDep, actor: CurrentActor
-) -> TicketDetail:
-    """One ticket, with `allowed_transitions` for the caller, and an `ETag`."""
-    return await detail(
-        session, await ticket_service.get(session, actor, ticket_id), actor, response
-    )
+    ticket_id: Id,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    lang: CallerLang,
+    if_none_match: IfNoneMatch = None,
+) -> TicketDetail | Response:
+    """One ticket, with `allowed_transitions` for the caller, and an `ETag` (304 on
+    `If-None-Match`). Reading it marks its public activity as read for the caller."""
+    ticket = await ticket_service.get(session, actor, ticket_id)
+    row = await ticket_service.row_of(session, actor, ticket)
+    await ticket_service.mark_read(session, actor, row)
+    if matches(if_none_match, ticket_service.etag(ticket)):
+        return not_modified(ticket_service.etag(ticket))
+    return await detail(session, ticket, actor, response, lang, row)
 
 
 @router.patch(
@@ -196,6 +301,7 @@ async def update_ticket(
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
+    lang: CallerLang,
     if_match: IfMatch = None,
 ) -> TicketDetail:
     """Staff change category, severity, assignee or subject.
@@ -205,7 +311,7 @@ async def update_ticket(
     ticket = await ticket_service.update(
         session, actor, ticket_id, body.changes(), if_match=if_match
     )
-    return await detail(session, ticket, actor, response)
+    return await detail(session, ticket, actor, response, lang)
 
 
 @router.post(
@@ -220,6 +326,7 @@ async def change_ticket_status(
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
+    lang: CallerLang,
     if_match: IfMatch = None,
 ) -> TicketDetail:
     """Move the ticket; 409 with `allowed` when the caller may not make this move now."""
@@ -232,19 +339,31 @@ async def change_ticket_status(
         note=body.note,
         if_match=if_match,
     )
-    return await detail(session, ticket, actor, response)
+    return await detail(session, ticket, actor, response, lang)
 
 
 @router.get(
     "/{ticket_id}/events",
     response_model=EventList,
     operation_id="list_ticket_events",
-    responses=responses(401, 403, 404, 422),
+    responses={**responses(400, 401, 403, 404, 422), 304: {"description": "Not modified."}},
 )
-async def list_ticket_events(ticket_id: Id, session: SessionDep, actor: CurrentActor) -> EventList:
-    """The timeline, oldest first."""
-    rows = await ticket_service.events(session, actor, ticket_id)
-    return EventList(items=[EventRead.of(e) for e in rows])
+async def list_ticket_events(
+    ticket_id: Id,
+    session: SessionDep,
+    actor: CurrentActor,
+    limit: TimelineLimit = 100,
+    cursor: Cursor = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """The timeline, oldest first, in keyset pages (`limit`, `cursor`, `next_cursor`).
+    An `ETag` on the page (304 on `If-None-Match`)."""
+    rows, next_cursor = await ticket_service.events(
+        session, actor, ticket_id, limit=limit, cursor=cursor
+    )
+    return json_or_304(
+        if_none_match, EventList(items=[EventRead.of(e) for e in rows], next_cursor=next_cursor)
+    )
 
 
 @router.post(
@@ -262,6 +381,7 @@ async def create_follow_up(
     uploads: UploadsDep,
     session: SessionDep,
     actor: CurrentActor,
+    lang: CallerLang,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketDetail:
     """A new ticket continuing a resolved or closed one (`parent_id` points at it)."""
@@ -288,4 +408,4 @@ async def create_follow_up(
         uploads=uploads,
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
-    return await detail(session, ticket, actor, response)
+    return await detail(session, ticket, actor, response, lang)

@@ -35,6 +35,7 @@ from app.domain.tickets import (
     TicketType,
     Visibility,
 )
+from app.services.tickets.rows import Row
 
 Subject = Annotated[
     str,
@@ -236,26 +237,106 @@ def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-class TicketDetail(TicketRead):
+class PersonRef(Output):
+    """Someone named on a ticket: their id and display name, nothing else of them."""
+
+    id: int
+    name: str
+
+
+class CategoryRef(Output):
+    """An area or sub-area, named in the caller's language."""
+
+    id: int
+    name: str
+
+
+class ActivityRead(Output):
+    """The last public activity on a ticket: when, and who (null for an automatic move)."""
+
+    at: datetime
+    actor: PersonRef | None
+
+
+def category_name(category: Category, lang: str) -> str:
+    """The category's name in ``lang``, else its base name."""
+    translated: str | None = getattr(category, f"name_{lang}", None)
+    return translated or category.name
+
+
+class TicketItem(TicketRead):
+    """A ticket as a list row shows it: who, where, how much was said, what is new."""
+
+    requester: PersonRef | None
+    assignee: PersonRef | None
+    category: CategoryRef | None = Field(description="The area (the sub-area's parent, if any).")
+    sub_category: CategoryRef | None
+    reply_count: int = Field(description="Public replies.")
+    last_activity: ActivityRead | None
+    unread: bool = Field(
+        description="Public activity by someone else that the caller has not read yet "
+        "(in a ticket read: as it was before this read). Always false for API keys."
+    )
+    allowed_transitions: list[TicketStatus]
+
+    @classmethod
+    def build(cls, row: Row, allowed: list[TicketStatus], lang: str) -> TicketItem:
+        return cls.model_validate(_item_fields(row, allowed, lang))
+
+
+def _item_fields(row: Row, allowed: list[TicketStatus], lang: str) -> dict[str, Any]:
+    ticket = row.ticket
+    area, sub = row.category, None
+    if row.parent_category is not None:
+        area, sub = row.parent_category, row.category
+    activity = None
+    if ticket.last_public_at is not None:
+        who = None
+        if ticket.last_public_actor_name is not None and ticket.last_public_actor_id is not None:
+            who = {"id": ticket.last_public_actor_id, "name": ticket.last_public_actor_name}
+        activity = {"at": ticket.last_public_at, "actor": who}
+    return {
+        **_ticket_fields(ticket),
+        "requester": _person(ticket.requester_id, row.requester_name),
+        "assignee": _person(ticket.assignee_id, row.assignee_name),
+        "category": {"id": area.id, "name": category_name(area, lang)} if area else None,
+        "sub_category": {"id": sub.id, "name": category_name(sub, lang)} if sub else None,
+        "reply_count": ticket.public_reply_count,
+        "last_activity": activity,
+        "unread": row.unread,
+        "allowed_transitions": allowed,
+    }
+
+
+def _person(user_id: int | None, name: str | None) -> dict[str, Any] | None:
+    if user_id is None or name is None:
+        return None
+    return {"id": user_id, "name": name}
+
+
+class TicketDetail(TicketItem):
     """A single ticket, with what the caller may do with it now and its files."""
 
-    allowed_transitions: list[TicketStatus]
     attachments: list[AttachmentRead]
 
     @classmethod
-    def build(
+    def of_row(
         cls,
-        ticket: Ticket,
+        row: Row,
         allowed: list[TicketStatus],
+        lang: str,
         attachments: list[AttachmentRead] | None = None,
     ) -> TicketDetail:
         return cls.model_validate(
-            {
-                **_ticket_fields(ticket),
-                "allowed_transitions": allowed,
-                "attachments": attachments or [],
-            }
+            {**_item_fields(row, allowed, lang), "attachments": attachments or []}
         )
+
+
+class StatusCounts(Output):
+    """How many tickets the caller may see in each status, with the list's filters."""
+
+    counts: dict[TicketStatus, int]
+    total: int
 
 
 class ActorRead(Output):
@@ -274,6 +355,9 @@ class EventRead(Output):
     reply_id: int | None = None
     assignee_id: IdRef | None = None
     attachment_id: int | None = None
+    solution: str | None = Field(
+        default=None, description="On a move to `resolved`: the solution given then."
+    )
     created_at: datetime
 
     @classmethod
@@ -292,6 +376,7 @@ class EventRead(Output):
                 "reply_id": event.reply_id,
                 "assignee_id": event.assignee_id,
                 "attachment_id": event.attachment_id,
+                "solution": event.solution,
                 "created_at": event.created_at,
             }
         )
@@ -299,6 +384,9 @@ class EventRead(Output):
 
 class EventList(Output):
     items: list[EventRead]
+    next_cursor: str | None = Field(
+        default=None, description="The next page's cursor; null on the last page."
+    )
 
 
 class ReplyCreate(Input):
@@ -326,31 +414,54 @@ class ReplyRead(Output):
 
 class ReplyList(Output):
     items: list[ReplyRead]
+    next_cursor: str | None = Field(
+        default=None, description="The next page's cursor; null on the last page."
+    )
+
+
+class CategoryNames(Input):
+    """A category's name in each language (omitted or null: the base name is used)."""
+
+    it: CategoryName | None = None
+    es: CategoryName | None = None
+    en: CategoryName | None = None
 
 
 class CategoryCreate(Input):
     type: TicketType
     name: CategoryName
     parent_id: IdRef | None = None
+    names: CategoryNames | None = None
 
 
 class CategoryUpdate(Input):
-    name: CategoryName
+    name: CategoryName | None = None
+    names: CategoryNames | None = None
+
+
+class CategoryNamesRead(Output):
+    it: str | None
+    es: str | None
+    en: str | None
 
 
 class CategoryRead(Output):
     id: int
     type: TicketType
-    name: str
+    name: str = Field(description="In the caller's language (its translation, else the base name).")
+    names: CategoryNamesRead
     parent_id: int | None
     children: list[CategoryRead] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, category: Category, children: list[CategoryRead] | None = None) -> CategoryRead:
+    def of(
+        cls, category: Category, lang: str, children: list[CategoryRead] | None = None
+    ) -> CategoryRead:
         return cls(
             id=category.id,
             type=category.type,
-            name=category.name,
+            name=category_name(category, lang),
+            names=CategoryNamesRead(it=category.name_it, es=category.name_es, en=category.name_en),
             parent_id=category.parent_id,
             children=children or [],
         )
@@ -372,3 +483,19 @@ class StatusMeta(Output):
     statuses: list[StatusInfo]
     moves: list[MoveInfo]
     reply_moves: list[MoveInfo]
+
+
+class Label(Output):
+    value: str
+    label: str
+
+
+class LabelMeta(Output):
+    """Labels of the codes the API answers with, in one language."""
+
+    lang: str
+    statuses: list[Label]
+    types: list[Label]
+    severities: list[Label]
+    event_kinds: list[Label]
+    channels: list[Label]

@@ -14,6 +14,7 @@ from app.db.models.accounts import (
 from app.db.models.attachments import Attachment
 from app.db.models.knowledge import KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
+from app.db.models.portal import ReadMarker
 from app.db.models.tickets import (
     Category,
     IdempotencyKey,
@@ -35,6 +36,7 @@ __all__ = [
     "KbArticle",
     "LoginFailure",
     "Notification",
+    "ReadMarker",
     "Reply",
     "Ticket",
     "TicketCounter",

@@ -28,6 +28,10 @@ class Category(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[TicketType] = mapped_column(str_enum(TicketType, "ticket_type"))
     name: Mapped[str] = mapped_column(String(100))
+    # Translations of ``name`` (null: the base name is used in that language).
+    name_it: Mapped[str | None] = mapped_column(String(100))
+    name_es: Mapped[str | None] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(100))
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("category.id", ondelete="RESTRICT"), index=True
     )
@@ -55,6 +59,8 @@ class Ticket(Base):
         Index("ix_ticket_order_id", "order_id"),
         Index("ix_ticket_parent_id", "parent_id"),
         Index("ix_ticket_status_status_changed_at", "status", "status_changed_at"),
+        # Counts per status for a customer's tabs (the staff's use ix_ticket_status_created_at).
+        Index("ix_ticket_customer_id_status", "customer_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -89,6 +95,12 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # What a list row shows without reading the timeline: the last public activity (an
+    # event customers see, assignments aside), who made it, and the public replies so far.
+    last_public_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_public_actor_id: Mapped[int | None] = mapped_column(Integer)
+    last_public_actor_name: Mapped[str | None] = mapped_column(String(200))
+    public_reply_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     customer: Mapped[Customer] = relationship(lazy="raise")
 
@@ -124,6 +136,8 @@ class TicketEvent(Base):
     assignee_id: Mapped[int | None] = mapped_column(Integer)
     attachment_id: Mapped[int | None] = mapped_column(Integer)
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The solution given by a move to ``resolved``: it stays in the history after a reopening.
+    solution: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

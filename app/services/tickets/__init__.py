@@ -7,7 +7,7 @@ A package split by use case; callers import it by role
 from app.services.tickets.common import allowed_for, check_if_match, etag
 from app.services.tickets.editing import events, get, update
 from app.services.tickets.jobs import automatic_moves, purge_idempotency_keys
-from app.services.tickets.listing import Filters, Sort, list_page
+from app.services.tickets.listing import Filters, Sort, counts, list_page
 from app.services.tickets.moves import apply_move, change_status, set_state, state_of
 from app.services.tickets.opening import (
     Contact,
@@ -18,12 +18,14 @@ from app.services.tickets.opening import (
     open_ticket,
     request_hash,
 )
+from app.services.tickets.rows import Row, mark_read, row_of
 
 __all__ = [
     "Contact",
     "Filters",
     "FollowUp",
     "NewTicket",
+    "Row",
     "Sort",
     "allowed_for",
     "apply_move",
@@ -31,14 +33,17 @@ __all__ = [
     "change_status",
     "check_category",
     "check_if_match",
+    "counts",
     "etag",
     "events",
     "follow_up",
     "get",
     "list_page",
+    "mark_read",
     "open_ticket",
     "purge_idempotency_keys",
     "request_hash",
+    "row_of",
     "set_state",
     "state_of",
     "update",

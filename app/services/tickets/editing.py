@@ -14,6 +14,7 @@ from app.db.models import (
     TicketEvent,
     User,
 )
+from app.db.pagination import page_by_id
 from app.domain.access import Actor, Role, Scope, require_staff
 from app.domain.errors import (
     InvalidInput,
@@ -71,10 +72,13 @@ async def get(session: AsyncSession, actor: Actor, ticket_id: int) -> Ticket:
     return await load_ticket(session, actor, ticket_id)
 
 
-async def events(session: AsyncSession, actor: Actor, ticket_id: int) -> list[TicketEvent]:
-    """The timeline, oldest first; customers do not see what concerns internal notes."""
+async def events(
+    session: AsyncSession, actor: Actor, ticket_id: int, *, limit: int, cursor: str | None
+) -> tuple[list[TicketEvent], str | None]:
+    """The timeline, oldest first, keyset pages by id; customers do not see what concerns
+    internal notes."""
     ticket = await load_ticket(session, actor, ticket_id)
     stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
     if not actor.is_staff:
         stmt = stmt.where(TicketEvent.internal.is_(False))
-    return list((await session.scalars(stmt.order_by(TicketEvent.id))).all())
+    return await page_by_id(session, stmt, TicketEvent.id, limit=limit, cursor=cursor)

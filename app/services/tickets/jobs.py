@@ -73,6 +73,7 @@ async def automatic_moves(session: AsyncSession, settings: Settings, *, batch: i
                     to_status=to,
                     actor=None,
                     note=None,
+                    solution=solution,
                 ),
             )
             moved += 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
@@ -26,7 +27,19 @@ from app.domain.tickets import (
     TicketStatus,
     TicketType,
 )
-from app.services.visibility import ticket_query
+from app.services.tickets.rows import Row, join_marker, to_row, unread_clause, with_row_columns
+from app.services.visibility import ticket_query, visible_tickets
+
+# A ticket number as people write it (any case, surrounding blanks): T-2026-000123.
+NUMBER = re.compile(r"\s*[Tt]-(\d{4})-(\d{1,6})\s*")
+
+
+def as_number(text: str) -> str | None:
+    """The ticket number ``text`` names (zero-padded, upper-case), or None if it names none."""
+    match = NUMBER.fullmatch(text)
+    if match is None:
+        return None
+    return f"T-{match.group(1)}-{int(match.group(2)):06d}"
 
 
 class Sort(StrEnum):
@@ -51,10 +64,22 @@ class Filters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     updated_after: datetime | None = None
+    number: str | None = None
+    unread: bool | None = None
 
 
-def _filter_clauses(dialect: str, f: Filters) -> list[ColumnElement[bool]]:
+def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
+    if f.number is not None:
+        number = as_number(f.number)
+        if number is None:
+            raise InvalidInput("A ticket number reads like T-2026-000123.", ["query", "number"])
+        clauses.append(Ticket.number == number)
+    if f.unread is not None:
+        if actor.user_id is None:
+            raise InvalidInput("API keys have no read markers.", ["query", "unread"])
+        unread = unread_clause(actor)
+        clauses.append(unread if f.unread else ~unread)
     if f.status:
         clauses.append(Ticket.status.in_(f.status))
     if f.type is not None:
@@ -79,7 +104,10 @@ def _filter_clauses(dialect: str, f: Filters) -> list[ColumnElement[bool]]:
         clauses.append(Ticket.created_at < f.created_before)
     if f.updated_after is not None:
         clauses.append(Ticket.updated_at >= f.updated_after)
-    if f.q is not None:
+    if f.q is not None and as_number(f.q) is not None:
+        # Someone pasted a ticket number into the search box: find that ticket.
+        clauses.append(Ticket.number == as_number(f.q))
+    elif f.q is not None:
         groups = fulltext.query_groups(f.q)
         if not groups:
             raise InvalidInput("The search finds no words to look for.", ["query", "q"])
@@ -162,8 +190,8 @@ SEVERITY_ORDER = sorted(Severity, key=lambda s: s.value)
 
 
 async def _page_by_severity(
-    session: AsyncSession, stmt: Select[Ticket], n: int, key: list[Any] | None
-) -> list[Ticket]:
+    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
+) -> list[Any]:
     """Up to ``n`` rows by severity, newest first within each: one index range per severity.
 
     A single ``ORDER BY severity, created_at DESC`` mixes directions, which the
@@ -171,7 +199,7 @@ async def _page_by_severity(
     ticket for every page. Severity by severity, the order is one backward scan of it.
     """
     start = _severity_cursor(key) if key is not None else None
-    rows: list[Ticket] = []
+    rows: list[Any] = []
     for severity in SEVERITY_ORDER:
         part = stmt.where(Ticket.severity == severity)
         if start is not None:
@@ -182,7 +210,7 @@ async def _page_by_severity(
                     tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
                 )
         part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.scalars(part)).all())
+        rows.extend((await session.execute(part)).all())
         if len(rows) >= n:
             break
     return rows
@@ -196,21 +224,43 @@ async def list_page(
     sort: Sort,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Ticket], str | None]:
-    """A page of the tickets the caller may see, filtered, in a stable keyset order."""
+) -> tuple[list[Row], str | None]:
+    """A page of the tickets the caller may see, filtered, in a stable keyset order.
+
+    One statement per page whatever its size (two for ``sort=severity``, one per
+    severity): the names, areas and read markers of the rows are joined in.
+    """
     require_scope(actor, Scope.TICKETS_READ)
     dialect = fulltext.dialect_of(session)
-    stmt = ticket_query(actor)
-    for clause in _filter_clauses(dialect, filters):
+    stmt = with_row_columns(ticket_query(actor), actor)
+    for clause in _filter_clauses(dialect, filters, actor):
         stmt = stmt.where(clause)
     key = decode_cursor(cursor) if cursor is not None else None
     if sort is Sort.SEVERITY:
-        rows = await _page_by_severity(session, stmt, limit + 1, key)
+        results = await _page_by_severity(session, stmt, limit + 1, key)
     else:
         if key is not None:
             stmt = stmt.where(_after(sort, key))
-        rows = list((await session.scalars(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
+        results = list((await session.execute(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
+    rows = [to_row(r, actor) for r in results]
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, encode_cursor(_sort_key(rows[-1], sort))
+        return rows, encode_cursor(_sort_key(rows[-1].ticket, sort))
     return rows, None
+
+
+async def counts(session: AsyncSession, actor: Actor, filters: Filters) -> dict[TicketStatus, int]:
+    """How many tickets the caller may see in each status, with the list's filters.
+
+    One grouped count: for a customer over the (customer_id, status) index, for staff
+    over (status, created_at); filters on other columns narrow it as in the list.
+    """
+    require_scope(actor, Scope.TICKETS_READ)
+    dialect = fulltext.dialect_of(session)
+    stmt = select(Ticket.status, func.count()).where(visible_tickets(actor))
+    if filters.unread is not None:
+        stmt = join_marker(stmt, actor)
+    for clause in _filter_clauses(dialect, filters, actor):
+        stmt = stmt.where(clause)
+    found = {status: n for status, n in (await session.execute(stmt.group_by(Ticket.status))).all()}
+    return {status: int(found.get(status, 0)) for status in TicketStatus}

@@ -89,7 +89,12 @@ async def change_status(
     await timeline.record(
         session,
         StatusChanged(
-            ticket_id=ticket.id, from_status=previous, to_status=ticket.status, actor=who, note=note
+            ticket_id=ticket.id,
+            from_status=previous,
+            to_status=ticket.status,
+            actor=who,
+            note=note,
+            solution=ticket.solution if solution_changed else None,
         ),
     )
     if assign:

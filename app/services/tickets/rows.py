@@ -1,0 +1,132 @@
+"""What a portal shows of a ticket besides its own columns, read in the same statement.
+
+A list row carries the requester's and assignee's names, the area and sub-area, the
+caller's read marker: joined onto the ticket query (primary-key lookups), so a page of
+any size costs one statement. Read markers are written only when they move forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.db.models import Category, ReadMarker, Ticket, User
+from app.domain.access import Actor
+
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
+
+Requester = aliased(User, name="requester")
+Assignee = aliased(User, name="assignee")
+Area = aliased(Category, name="area")
+ParentArea = aliased(Category, name="parent_area")
+
+
+@dataclass
+class Row:
+    """A ticket with what its list row shows."""
+
+    ticket: Ticket
+    requester_name: str | None
+    assignee_name: str | None
+    category: Category | None
+    parent_category: Category | None
+    read_at: datetime | None
+    unread: bool
+
+
+def _reader(actor: Actor) -> int:
+    # An API key has no user and so no markers: 0 is no user's id, the join finds nothing.
+    return actor.user_id or 0
+
+
+def with_row_columns(stmt: Select[Any], actor: Actor) -> Select[Any]:
+    """Add the row's extra columns to a ticket query (outer joins on primary keys)."""
+    return join_marker(
+        stmt.add_columns(Requester.name, Assignee.name, Area, ParentArea, ReadMarker.read_at)
+        .outerjoin(Requester, Requester.id == Ticket.requester_id)
+        .outerjoin(Assignee, Assignee.id == Ticket.assignee_id)
+        .outerjoin(Area, Area.id == Ticket.category_id)
+        .outerjoin(ParentArea, ParentArea.id == Area.parent_id),
+        actor,
+    )
+
+
+def join_marker(stmt: SelectT, actor: Actor) -> SelectT:
+    """Join the caller's read marker of each ticket (for :func:`unread_clause`)."""
+    return stmt.outerjoin(
+        ReadMarker,
+        and_(ReadMarker.ticket_id == Ticket.id, ReadMarker.user_id == literal(_reader(actor))),
+    )
+
+
+def unread_clause(actor: Actor) -> ColumnElement[bool]:
+    """Public activity by someone else after the caller's last read (use on a row query)."""
+    return and_(
+        Ticket.last_public_at.is_not(None),
+        Ticket.last_public_actor_id.is_distinct_from(_reader(actor)),
+        or_(ReadMarker.read_at.is_(None), ReadMarker.read_at < Ticket.last_public_at),
+    )
+
+
+def is_unread(ticket: Ticket, read_at: datetime | None, actor: Actor) -> bool:
+    if actor.user_id is None or ticket.last_public_at is None:
+        return False
+    if ticket.last_public_actor_id == actor.user_id:
+        return False
+    return read_at is None or read_at < ticket.last_public_at
+
+
+def to_row(result: Any, actor: Actor) -> Row:
+    ticket, requester, assignee, area, parent, read_at = result
+    return Row(
+        ticket=ticket,
+        requester_name=requester,
+        assignee_name=assignee,
+        category=area,
+        parent_category=parent,
+        read_at=read_at,
+        unread=is_unread(ticket, read_at, actor),
+    )
+
+
+async def row_of(session: AsyncSession, actor: Actor, ticket: Ticket) -> Row:
+    """The row of a ticket already loaded (and checked visible): one statement."""
+    stmt = with_row_columns(select(Ticket).where(Ticket.id == ticket.id), actor)
+    result = (await session.execute(stmt)).one()
+    return to_row((ticket, *tuple(result)[1:]), actor)
+
+
+async def mark_read(session: AsyncSession, actor: Actor, row: Row) -> None:
+    """Record that the caller has seen the ticket's public activity so far.
+
+    Nothing is written when the marker is already there (reading again is free); the
+    upsert never moves a marker back, so two reads racing cannot undo each other.
+    """
+    seen = row.ticket.last_public_at
+    if actor.user_id is None or seen is None:
+        return
+    if row.read_at is not None and row.read_at >= seen:
+        return
+    values = {"user_id": actor.user_id, "ticket_id": row.ticket.id, "read_at": seen}
+    if session.get_bind().dialect.name == "postgresql":
+        pg = pg_insert(ReadMarker).values(values)
+        stmt: Any = pg.on_conflict_do_update(
+            index_elements=[ReadMarker.user_id, ReadMarker.ticket_id],
+            set_={"read_at": pg.excluded.read_at},
+            where=ReadMarker.read_at < pg.excluded.read_at,
+        )
+    else:
+        lite = sqlite_insert(ReadMarker).values(values)
+        stmt = lite.on_conflict_do_update(
+            index_elements=[ReadMarker.user_id, ReadMarker.ticket_id],
+            set_={"read_at": lite.excluded.read_at},
+            where=ReadMarker.read_at < lite.excluded.read_at,
+        )
+    await session.execute(stmt)

@@ -33,6 +33,7 @@ from app.db.session import make_engine, make_sessionmaker
 from app.main import create_app
 from tests.factories import SSL_CONTEXT, Desk
 from tests.smtp import SmtpSink
+from tests.statements import StatementLog
 
 T = TypeVar("T")
 
@@ -157,6 +158,7 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.base_url = ""
 
     def start(self) -> str:
         self.thread.start()
@@ -174,11 +176,25 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings) -> Iterator[str]:
-    server = LiveServer(settings)
-    base_url = server.start()
-    yield base_url
-    server.stop()
+def server(settings: Settings) -> Iterator[LiveServer]:
+    """The running app (its ``app.state`` holds the engine, for the statement counter)."""
+    live = LiveServer(settings)
+    live.base_url = live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(server: LiveServer) -> str:
+    return server.base_url
+
+
+@pytest.fixture
+def statements(server: LiveServer, db: Database) -> Iterator[StatementLog]:
+    """What the app sends to its database: statements, transactions, pool checkouts."""
+    log = StatementLog(server.app.state.engine)
+    yield log
+    log.close()
 
 
 @pytest.fixture(scope="session")

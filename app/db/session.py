@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,12 +35,26 @@ def make_engine(settings: Settings) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
+    # No pre-ping: it cost a round trip (``BEGIN; ; ROLLBACK``) on every checkout. A connection
+    # the server dropped is found by the first statement of a request instead, which is the
+    # caller's authentication: it retries once on a fresh connection (see
+    # :func:`retry_on_disconnect`), and SQLAlchemy invalidates the rest of the pool then.
+    # Idle connections are also recycled before a server or proxy timeout could drop them.
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
+        pool_recycle=POOL_RECYCLE_SECONDS,
     )
+
+
+POOL_RECYCLE_SECONDS = 1800
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` is the driver finding its connection dead (SQLAlchemy has invalidated it)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 async def flush_unique(session: AsyncSession, conflict: str) -> None:

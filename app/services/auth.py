@@ -19,6 +19,7 @@ from app.services import passwords
 
 API_KEY_PREFIX = "spk_"
 MAX_TOKEN_LENGTH = 256
+CALLER_KEY = "sportello.caller"
 
 
 def token_digest(token: str) -> str:
@@ -144,6 +145,9 @@ async def authenticate(session: AsyncSession, token: str) -> Actor:
     )
     if user is None:
         raise Unauthenticated("Invalid or expired credentials.")
+    # Held for the request: the identity map keeps objects only while referenced, and a later
+    # step (a creation filling the contact) then gets the caller with session.get, no query.
+    session.info[CALLER_KEY] = user
     return Actor(role=user.role, user_id=user.id, customer_id=user.customer_id, name=user.name)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.api.body import UploadsDep, json_or_multipart, read_json_model
+from app.api.body import JsonBody, UploadsDep, json_or_multipart, read_json_model
 from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
 from app.api.schemas.tickets import AttachmentRead, ReplyCreate, ReplyList, ReplyRead
@@ -46,6 +46,7 @@ async def create_reply(
     request: Request,
     response: Response,
     uploads: UploadsDep,
+    raw: JsonBody,
     session: SessionDep,
     actor: CurrentActor,
 ) -> ReplyRead:
@@ -55,7 +56,7 @@ async def create_reply(
     reply (409: open a follow-up). A customer's public reply moves a ticket waiting
     for them back to `in_progress`, and reopens a resolved one.
     """
-    body = await read_json_model(request, ReplyCreate, uploads, session)
+    body = await read_json_model(request, ReplyCreate, uploads, session, raw)
     reply, ticket = await reply_service.post_reply(
         session, actor, ticket_id, body=body.body, visibility=body.visibility, uploads=uploads
     )

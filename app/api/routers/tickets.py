@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.body import UploadsDep, json_or_multipart, read_json_model
+from app.api.body import JsonBody, UploadsDep, json_or_multipart, read_json_model
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.problems import responses
 from app.api.schemas.common import Page
@@ -78,6 +78,7 @@ async def create_ticket(
     request: Request,
     response: Response,
     uploads: UploadsDep,
+    raw: JsonBody,
     session: SessionDep,
     actor: CurrentActor,
     idempotency_key: IdempotencyKey = None,
@@ -87,7 +88,7 @@ async def create_ticket(
     A customer user may open tickets only for their own customer code. The
     ticket and its files are stored together or not at all.
     """
-    body = await read_json_model(request, TicketCreate, uploads, session)
+    body = await read_json_model(request, TicketCreate, uploads, session, raw)
     ticket, _ = await ticket_service.open_ticket(
         session,
         actor,
@@ -259,12 +260,13 @@ async def create_follow_up(
     request: Request,
     response: Response,
     uploads: UploadsDep,
+    raw: JsonBody,
     session: SessionDep,
     actor: CurrentActor,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketDetail:
     """A new ticket continuing a resolved or closed one (`parent_id` points at it)."""
-    body = await read_json_model(request, FollowUpCreate, uploads, session)
+    body = await read_json_model(request, FollowUpCreate, uploads, session, raw)
     ticket, _ = await ticket_service.follow_up(
         session,
         actor,

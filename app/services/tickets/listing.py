@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, any_, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
@@ -79,13 +80,34 @@ def _filter_clauses(dialect: str, f: Filters) -> list[ColumnElement[bool]]:
         clauses.append(Ticket.created_at < f.created_before)
     if f.updated_after is not None:
         clauses.append(Ticket.updated_at >= f.updated_after)
-    if f.q is not None:
-        groups = fulltext.query_groups(f.q)
-        if not groups:
-            raise InvalidInput("The search finds no words to look for.", ["query", "q"])
-        ids = fulltext.matching_ids(dialect, "ticket_fts", "ticket_id", groups)
-        clauses.append(Ticket.id.in_(ids))
     return clauses
+
+
+FEW_MATCHES = 500
+"""A search matching at most this many tickets is served from their ids (see :func:`_search`)."""
+
+
+async def _search(session: AsyncSession, dialect: str, q: str) -> ColumnElement[bool] | None:
+    """The full-text filter, or None when nothing matches (then there is nothing to read).
+
+    First the index alone, for up to ``FEW_MATCHES + 1`` ids. A rare word (or one that
+    matches nothing) is answered from those ids: a few primary-key reads, whatever the
+    table's size. A common one keeps the plain ``id IN (matching)`` filter, for which the
+    planner walks the newest tickets and soon finds a page of matches. Left to itself, the
+    planner could not tell the two apart and walked every ticket for a word matching none.
+    """
+    groups = fulltext.query_groups(q)
+    if not groups:
+        raise InvalidInput("The search finds no words to look for.", ["query", "q"])
+    matching = fulltext.matching_ids(dialect, "ticket_fts", "ticket_id", groups)
+    few = (await session.scalars(select(matching.subquery().c.id).limit(FEW_MATCHES + 1))).all()
+    if not few:
+        return None
+    if len(few) <= FEW_MATCHES:
+        if dialect == "postgresql":
+            return Ticket.id == any_(literal(list(few), ARRAY(Integer)))
+        return Ticket.id.in_(list(few))
+    return Ticket.id.in_(matching)
 
 
 def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
@@ -162,7 +184,10 @@ SEVERITY_ORDER = sorted(Severity, key=lambda s: s.value)
 
 
 async def _page_by_severity(
-    session: AsyncSession, stmt: Select[Ticket], n: int, key: list[Any] | None
+    session: AsyncSession,
+    stmt: Select[Ticket],
+    n: int,
+    start: tuple[Severity, datetime, int] | None,
 ) -> list[Ticket]:
     """Up to ``n`` rows by severity, newest first within each: one index range per severity.
 
@@ -170,7 +195,6 @@ async def _page_by_severity(
     (severity, created_at, id) index cannot serve: PostgreSQL would read and sort every
     ticket for every page. Severity by severity, the order is one backward scan of it.
     """
-    start = _severity_cursor(key) if key is not None else None
     rows: list[Ticket] = []
     for severity in SEVERITY_ORDER:
         part = stmt.where(Ticket.severity == severity)
@@ -205,10 +229,17 @@ async def list_page(
         stmt = stmt.where(clause)
     key = decode_cursor(cursor) if cursor is not None else None
     if sort is Sort.SEVERITY:
-        rows = await _page_by_severity(session, stmt, limit + 1, key)
+        start = _severity_cursor(key) if key is not None else None
+    elif key is not None:
+        stmt = stmt.where(_after(sort, key))
+    if filters.q is not None:
+        search = await _search(session, dialect, filters.q)
+        if search is None:
+            return [], None
+        stmt = stmt.where(search)
+    if sort is Sort.SEVERITY:
+        rows = await _page_by_severity(session, stmt, limit + 1, start)
     else:
-        if key is not None:
-            stmt = stmt.where(_after(sort, key))
         rows = list((await session.scalars(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
     if len(rows) > limit:
         rows = rows[:limit]

@@ -218,7 +218,8 @@ def cpu_seconds(pid: int) -> float:
 
 def wrk(port: int, op: str, token: str | None, n: int, seconds: int, seed: int,
         connections: int = 16, threads: int = 2) -> dict[str, float]:  # fmt: skip
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+    # A 10 s timeout: on a loaded machine wrk's default (2 s) counts slow answers as errors.
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
            "-H", "Content-Type: application/json", "-s", str(LUA)]  # fmt: skip
     if token:
         cmd += ["-H", f"Authorization: Bearer {token}"]

@@ -34,6 +34,7 @@ from app.main import create_app
 from tests.factories import SSL_CONTEXT, Desk
 from tests.s3 import S3Server
 from tests.smtp import SmtpSink
+from tests.statements import StatementLog
 
 T = TypeVar("T")
 
@@ -218,16 +219,24 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def server(settings: Settings) -> Iterator[LiveServer]:
-    """The running app itself (for tests that watch its engine, e.g. count statements)."""
-    server = LiveServer(settings)
-    server.base_url = server.start()
-    yield server
-    server.stop()
+    """The running app (its ``app.state`` holds the engine, for the statement counter)."""
+    live = LiveServer(settings)
+    live.base_url = live.start()
+    yield live
+    live.stop()
 
 
 @pytest.fixture(scope="session")
 def live_server(server: LiveServer) -> str:
     return server.base_url
+
+
+@pytest.fixture
+def statements(server: LiveServer, db: Database) -> Iterator[StatementLog]:
+    """What the app sends to its database: statements, transactions, pool checkouts."""
+    log = StatementLog(server.app.state.engine)
+    yield log
+    log.close()
 
 
 @pytest.fixture(scope="session")

@@ -155,21 +155,51 @@ async def read_files(request: Request, uploads: Uploads, session: AsyncSession) 
     await read_multipart(request, uploads, payload_max=None, session=session)
 
 
+def _is_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type in ("application/json", "")
+
+
+async def get_json_body(request: Request) -> bytes | None:
+    """A JSON body, read whole (bounded) before the request's transaction opens.
+
+    Declared before the session and the caller among an endpoint's parameters, so that
+    authentication and the change share one transaction (one pool checkout) and no
+    transaction is held open while a slow client sends its body. ``None`` when the body
+    is not JSON: multipart is read by :func:`read_json_model`, after authentication (its
+    files are staged to disk, which is for callers known to be allowed); another type is
+    refused there, after authentication, as before.
+    """
+    if is_multipart(request) or not _is_json(request):
+        return None
+    return await read_limited(request, MAX_JSON_BYTES)
+
+
+JsonBody = Annotated[bytes | None, Depends(get_json_body)]
+
+
 async def read_json_model(
     request: Request,
     model: type[M],
     uploads: Uploads | None = None,
     session: AsyncSession | None = None,
+    raw: bytes | None = None,
 ) -> M:
-    """The body as ``model``: JSON, or (given ``uploads``) multipart with a payload and files."""
+    """The body as ``model``: JSON, or (given ``uploads``) multipart with a payload and files.
+
+    ``raw`` is the JSON body already read by :func:`get_json_body`.
+    """
+    if raw is not None:
+        if not raw:
+            raise BadRequest("The request body is empty.")
+        return validate_json(model, raw)
     if uploads is not None and is_multipart(request):
         raw = await read_multipart(request, uploads, payload_max=MAX_JSON_BYTES, session=session)
         assert raw is not None
         if not raw.strip():
             raise BadRequest("The payload part is empty.")
         return validate_json(model, raw, loc=("body", "payload"))
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ("application/json", ""):
+    if not _is_json(request):
         raise UnsupportedMediaType("Send the body as application/json.")
     if session is not None:
         # As for multipart: the body may come slowly, and must not hold the transaction

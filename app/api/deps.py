@@ -7,23 +7,28 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.api import client, ratelimit
 from app.config import Settings
 from app.db.pagination import MAX_ID
+from app.db.session import is_disconnect
 from app.domain.access import Actor
 from app.domain.errors import Unauthenticated
 from app.infra.storage import BlobStorage
 from app.services import auth as auth_service
 
+# Every dependency is ``async def``: a plain ``def`` one is run in the thread pool, a hop
+# (and a thread switch) per dependency per request.
 
-def get_settings_dep(request: Request) -> Settings:
+
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
@@ -34,7 +39,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Declared with ``scope="function"`` below, so the commit happens before the
     response is sent: a client never sees a 201 for something not stored.
     """
-    sessions = get_sessionmaker(request)
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     async with sessions() as session:
         try:
             yield session
@@ -52,7 +57,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 bearer_scheme = HTTPBearer(auto_error=False, description="A login token or an API key.")
 
 
-def get_bearer_token(
+async def get_bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -64,7 +69,17 @@ BearerToken = Annotated[str, Depends(get_bearer_token)]
 
 
 async def get_actor(request: Request, session: SessionDep, token: BearerToken) -> Actor:
-    actor = await auth_service.authenticate(session, token)
+    """The caller, charged against their rate limit. Authentication is a request's first
+    statement: if the pooled connection turns out dead (the database restarted; the pool
+    does not pre-ping), it is retried once on a fresh one, and SQLAlchemy has meanwhile
+    invalidated the other stale connections."""
+    try:
+        actor = await auth_service.authenticate(session, token)
+    except DBAPIError as exc:
+        if not is_disconnect(exc):
+            raise
+        await session.rollback()
+        actor = await auth_service.authenticate(session, token)
     await ratelimit.limiter(request).charge_actor(request, actor)
     return actor
 

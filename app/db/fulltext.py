@@ -174,6 +174,34 @@ async def index_ticket(session: AsyncSession, ticket_id: int) -> None:
     await index_ticket_text(session, ticket_id, row.subject, row.description, row.solution, replies)
 
 
+def reply_budget(replies_before: int, body: str) -> tuple[str, int]:
+    """The part of a new public reply that goes into its ticket's entry, and the new length of
+    the public replies joined by newlines (``replies_before`` is that length before it).
+
+    The same cut as :func:`index_ticket`'s: the joined replies' first
+    ``MAX_INDEXED_REPLY_CHARS`` characters, so appending and rebuilding index the same words.
+    """
+    start = replies_before + 1 if replies_before else 0
+    kept = body[: max(0, MAX_INDEXED_REPLY_CHARS - start)]
+    return kept, start + len(body)
+
+
+async def append_ticket_text(session: AsyncSession, ticket_id: int, text_: str) -> None:
+    """Add a reply's words to a ticket's entry: one statement, however long the talk."""
+    body = document(text_)
+    if not body:
+        return
+    params = {"id": ticket_id, "body": body}
+    if dialect_of(session) == "sqlite":
+        sql = "UPDATE ticket_fts SET body = body || ' ' || :body WHERE rowid = :id"
+    else:
+        sql = (
+            "UPDATE ticket_fts SET document = document || "
+            "setweight(to_tsvector('simple', :body), 'B') WHERE ticket_id = :id"
+        )
+    await session.execute(text(sql), params)
+
+
 async def index_ticket_text(
     session: AsyncSession,
     ticket_id: int,
@@ -181,20 +209,31 @@ async def index_ticket_text(
     description: str,
     solution: str | None = None,
     replies: Sequence[str] = (),
+    *,
+    new: bool = False,
 ) -> None:
-    """Index a ticket from texts at hand (a new ticket: no need to read it back)."""
+    """Index a ticket from texts at hand (a ``new`` ticket: no need to read it back, nor to
+    remove an entry it cannot have yet)."""
     kept = "\n".join(replies)[:MAX_INDEXED_REPLY_CHARS]
     title = document(subject)
     body = document(description, solution, kept)
-    await _store(session, "ticket_fts", "ticket_id", ticket_id, title, body)
+    await _store(session, "ticket_fts", "ticket_id", ticket_id, title, body, new=new)
 
 
 async def _store(
-    session: AsyncSession, table: str, key: str, row_id: int, title: str, body: str
+    session: AsyncSession,
+    table: str,
+    key: str,
+    row_id: int,
+    title: str,
+    body: str,
+    *,
+    new: bool = False,
 ) -> None:
     params = {"id": row_id, "title": title, "body": body}
     if dialect_of(session) == "sqlite":
-        await session.execute(text(f"DELETE FROM {table} WHERE rowid = :id"), params)  # noqa: S608
+        if not new:
+            await session.execute(text(f"DELETE FROM {table} WHERE rowid = :id"), params)  # noqa: S608
         await session.execute(
             text(f"INSERT INTO {table} (rowid, title, body) VALUES (:id, :title, :body)"),  # noqa: S608
             params,

@@ -14,7 +14,7 @@ from uuid import uuid4
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,11 +41,17 @@ def make_engine(settings: Settings) -> AsyncEngine:
     if settings.database_pgbouncer:
         # SQLAlchemy's own cache of prepared statements, per connection, off too.
         url = url.update_query_dict({"prepared_statement_cache_size": "0"})
+    # No pre-ping: it cost a round trip (``BEGIN; ; ROLLBACK``) on every checkout. A connection
+    # the server dropped is found by the first statement of a request instead, which is the
+    # caller's authentication: it retries once on a fresh connection (see
+    # :func:`retry_on_disconnect`), and SQLAlchemy invalidates the rest of the pool then.
+    # Idle connections are also recycled before a server or proxy timeout could drop them.
     return create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
+        pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args=_pgbouncer_args() if settings.database_pgbouncer else {},
     )
 
@@ -60,6 +66,14 @@ def _pgbouncer_args() -> dict[str, Any]:
         "statement_cache_size": 0,
         "prepared_statement_name_func": lambda: f"__asyncpg_{uuid4()}__",
     }
+
+
+POOL_RECYCLE_SECONDS = 1800
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` is the driver finding its connection dead (SQLAlchemy has invalidated it)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 async def flush_unique(session: AsyncSession, conflict: str) -> None:

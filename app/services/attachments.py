@@ -119,6 +119,8 @@ async def attach(
     if uploads is None or not uploads.files:
         return []
     internal = reply is not None and reply.visibility is Visibility.INTERNAL
+    if not ticket.has_attachments:
+        ticket.has_attachments = True
     now = utcnow()
     rows = []
     for file in uploads.files:
@@ -170,7 +172,11 @@ async def add_to_ticket(
 
 
 async def for_ticket(session: AsyncSession, actor: Actor, ticket: Ticket) -> list[Attachment]:
-    """Every file of a ticket (already loaded for the actor) the actor may see, oldest first."""
+    """Every file of a ticket (already loaded for the actor) the actor may see, oldest first.
+
+    No query for a ticket that never had any (most of them)."""
+    if not ticket.has_attachments:
+        return []
     stmt = (
         select(Attachment)
         .where(Attachment.ticket_id == ticket.id, visible_attachments(actor))

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -19,6 +19,7 @@ from app.services import passwords
 
 API_KEY_PREFIX = "spk_"
 MAX_TOKEN_LENGTH = 256
+CALLER_KEY = "sportello.caller"
 
 
 def token_digest(token: str) -> str:
@@ -142,15 +143,29 @@ async def logout(session: AsyncSession, actor: Actor, token: str) -> None:
     await session.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(token)))
 
 
+# Built once: every request runs one of these, and building a statement and its cache key
+# costs about as much CPU as running it. The values are bound at execution.
+_USER_BY_TOKEN = (
+    select(User)
+    .join(AuthToken, AuthToken.user_id == User.id)
+    .where(
+        AuthToken.token_hash == bindparam("digest"),
+        AuthToken.expires_at > bindparam("now", type_=AuthToken.expires_at.type),
+        User.is_active.is_(True),
+    )
+)
+_KEY_BY_DIGEST = select(ApiKey).where(
+    ApiKey.key_hash == bindparam("digest"), ApiKey.revoked_at.is_(None)
+)
+
+
 async def authenticate(session: AsyncSession, token: str) -> Actor:
     """The actor behind a bearer token (a login token or an API key), or 401."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthenticated("Invalid or expired credentials.")
     digest = token_digest(token)
     if token.startswith(API_KEY_PREFIX):
-        key = await session.scalar(
-            select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-        )
+        key = await session.scalar(_KEY_BY_DIGEST, {"digest": digest})
         if key is None:
             raise Unauthenticated("Invalid or expired credentials.")
         return Actor(
@@ -161,17 +176,12 @@ async def authenticate(session: AsyncSession, token: str) -> Actor:
             scopes=frozenset(Scope(s) for s in key.scopes),
             api_key_id=key.id,
         )
-    user = await session.scalar(
-        select(User)
-        .join(AuthToken, AuthToken.user_id == User.id)
-        .where(
-            AuthToken.token_hash == digest,
-            AuthToken.expires_at > utcnow(),
-            User.is_active.is_(True),
-        )
-    )
+    user = await session.scalar(_USER_BY_TOKEN, {"digest": digest, "now": utcnow()})
     if user is None:
         raise Unauthenticated("Invalid or expired credentials.")
+    # Held for the request: the identity map keeps objects only while referenced, and a later
+    # step (a creation filling the contact) then gets the caller with session.get, no query.
+    session.info[CALLER_KEY] = user
     return Actor(
         role=user.role,
         user_id=user.id,

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from app.config import Settings, get_settings
 from app.db.base import utcnow
@@ -83,6 +84,29 @@ class _Facts:
 
 
 async def _facts(session: AsyncSession, ticket_id: int) -> _Facts:
+    """From the ticket the change has in hand (no query), else read in one query."""
+    ticket = session.identity_map.get(identity_key(Ticket, ticket_id))
+    if isinstance(ticket, Ticket):
+        state = inspect(ticket)
+        if not state.expired_attributes and "customer" not in state.unloaded:
+            customer = ticket.customer
+            return _Facts(
+                number=ticket.number,
+                subject=ticket.subject,
+                description=ticket.description,
+                status=ticket.status,
+                type=str(ticket.type),
+                severity=str(ticket.severity),
+                solution=ticket.solution,
+                assignee_id=ticket.assignee_id,
+                contact_name=ticket.contact_name,
+                contact_email=ticket.contact_email,
+                contact_phone=ticket.contact_phone,
+                contact_channel=str(ticket.contact_channel),
+                customer_code=customer.code,
+                customer_name=customer.name,
+                locale=Locale(customer.locale),
+            )
     row = (
         await session.execute(
             select(

@@ -54,11 +54,17 @@ async def post_reply(
     )
     session.add(reply)
     ticket.updated_at = now
+    if uploads is not None and uploads.files:
+        ticket.has_attachments = True  # in this flush, not an UPDATE of its own later
+    indexed = ""
+    if visibility is Visibility.PUBLIC:
+        indexed, ticket.public_reply_chars = fulltext.reply_budget(ticket.public_reply_chars, body)
     woken = after_reply(state_of(ticket), mover_of(actor), visibility)
     previous = set_state(ticket, woken, now) if woken is not None else None
     await session.flush()
-    if visibility is Visibility.PUBLIC:
-        await fulltext.index_ticket(session, ticket.id)
+    if indexed:
+        # The reply's own words are appended: the conversation is not read again.
+        await fulltext.append_ticket_text(session, ticket.id, indexed)
     who = timeline.event_actor(actor)
     await timeline.record(
         session,

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.db.fulltext import variants
 from tests.conftest import Database
 from tests.factories import Desk, problem
 
@@ -463,18 +464,41 @@ def test_a_long_conversation_keeps_taking_replies_with_a_bounded_index(desk: Des
     customer = desk.customer(email="ced@acme.example")
     agent = desk.agent()
     ticket = desk.ticket(agent, customer, subject="Log", description="Errore di sincronizzazione.")
-    now = desk.db_time(datetime.now(UTC))
-    # A long exchange of log pastes, straight into the database (not what is tested here).
+    # A long exchange of log pastes, each nearly as long as a reply may be: 80,000 characters.
     for word in ("magazzino", "inventario", "giacenza", "ordinativo"):
-        desk.db.execute(
-            "INSERT INTO reply (ticket_id, author_name, author_role, body, visibility, created_at)"
-            " VALUES (:t, 'Log', 'agent', :body, 'public', :now)",
-            t=ticket["id"],
-            body=(word + " ") * 4000,
-            now=now,
-        )
+        desk.reply(agent, ticket, body=((word + " ") * 2000)[:19_999])
     r = agent.post(f"/tickets/{ticket['id']}/replies", json={"body": "Parola zanzibar in coda."})
     assert r.status_code == 201, r.text
     # The ticket text and the earlier replies are found; what lies past the bound is not.
     for q, found in [("sincronizzazione", True), ("magazzino", True), ("zanzibar", False)]:
         assert subjects(agent.get("/tickets", params={"q": q})) == (["Log"] if found else []), q
+
+
+def index_words(desk: Desk, ticket_id: int) -> set[str]:
+    if desk.db.dialect == "sqlite":
+        sql = "SELECT title || ' ' || body FROM ticket_fts WHERE rowid = :id"
+    else:
+        sql = (
+            "SELECT array_to_string(tsvector_to_array(document), ' ') FROM ticket_fts"
+            " WHERE ticket_id = :id"
+        )
+    return set(desk.db.scalar(sql, id=ticket_id).split())
+
+
+def test_a_reply_adds_its_words_as_a_rebuild_of_the_entry_would(desk: Desk) -> None:
+    """A reply appends its own words to the ticket's entry; rebuilding the entry from the
+    whole conversation (a resolution does) finds the same words, plus the solution's."""
+    customer = desk.customer(email="ced@acme.example")
+    agent = desk.agent()
+    ticket = desk.ticket(agent, customer, subject="Stampa", description="La stampante tace.")
+    desk.reply(agent, ticket, body="Avete provato a riavviare lo spooler?")
+    desk.reply(agent, ticket, body="Nota per noi: guasto noto.", visibility="internal")
+    desk.reply(agent, ticket, body="Riavviato: le fatture escono di nuovo.")
+    appended = index_words(desk, ticket["id"])
+    assert {"spooler", "fatture", "riavviato"} <= appended
+    assert "guasto" not in appended  # internal notes are not searchable
+    desk.move(agent, ticket, "resolved", solution="Driver aggiornato.")
+    rebuilt = index_words(desk, ticket["id"])
+    assert rebuilt == appended | {"driver", "aggiornato"} | set().union(
+        *(variants(w) for w in ("driver", "aggiornato"))
+    )

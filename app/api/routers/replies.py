@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 
-from app.api.body import UploadsDep, json_or_multipart, read_json_model
+from app.api.body import JsonBody, UploadsDep, json_or_multipart, read_json_model
 from app.api.conditional import IfNoneMatch, json_or_304
 from app.api.deps import CurrentActor, Cursor, Id, SessionDep
 from app.api.paging import TimelineLimit
@@ -63,6 +63,7 @@ async def create_reply(
     request: Request,
     response: Response,
     uploads: UploadsDep,
+    raw: JsonBody,
     session: SessionDep,
     actor: CurrentActor,
     if_match: Annotated[
@@ -80,7 +81,7 @@ async def create_reply(
     reply (409: open a follow-up). A customer's public reply moves a ticket waiting
     for them back to `in_progress`, and reopens a resolved one.
     """
-    body = await read_json_model(request, ReplyCreate, uploads, session)
+    body = await read_json_model(request, ReplyCreate, uploads, session, raw)
     reply, ticket = await reply_service.post_reply(
         session,
         actor,

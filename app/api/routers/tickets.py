@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.body import UploadsDep, json_or_multipart, read_json_model
+from app.api.body import JsonBody, UploadsDep, json_or_multipart, read_json_model
 from app.api.conditional import IfNoneMatch, json_or_304, matches, not_modified
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.i18n import CallerLang
@@ -91,6 +91,7 @@ async def create_ticket(
     request: Request,
     response: Response,
     uploads: UploadsDep,
+    raw: JsonBody,
     session: SessionDep,
     actor: CurrentActor,
     lang: CallerLang,
@@ -101,7 +102,7 @@ async def create_ticket(
     A customer user may open tickets only for their own customer code. The
     ticket and its files are stored together or not at all.
     """
-    body = await read_json_model(request, TicketCreate, uploads, session)
+    body = await read_json_model(request, TicketCreate, uploads, session, raw)
     ticket, _ = await ticket_service.open_ticket(
         session,
         actor,
@@ -281,8 +282,8 @@ async def get_ticket(
 ) -> TicketDetail | Response:
     """One ticket, with `allowed_transitions` for the caller, and an `ETag` (304 on
     `If-None-Match`). Reading it marks its public activity as read for the caller."""
-    ticket = await ticket_service.get(session, actor, ticket_id)
-    row = await ticket_service.row_of(session, actor, ticket)
+    row = await ticket_service.read_row(session, actor, ticket_id)
+    ticket = row.ticket
     await ticket_service.mark_read(session, actor, row)
     if matches(if_none_match, ticket_service.etag(ticket)):
         return not_modified(ticket_service.etag(ticket))
@@ -379,13 +380,14 @@ async def create_follow_up(
     request: Request,
     response: Response,
     uploads: UploadsDep,
+    raw: JsonBody,
     session: SessionDep,
     actor: CurrentActor,
     lang: CallerLang,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketDetail:
     """A new ticket continuing a resolved or closed one (`parent_id` points at it)."""
-    body = await read_json_model(request, FollowUpCreate, uploads, session)
+    body = await read_json_model(request, FollowUpCreate, uploads, session, raw)
     ticket, _ = await ticket_service.follow_up(
         session,
         actor,

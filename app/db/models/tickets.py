@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -101,6 +102,10 @@ class Ticket(Base):
     last_public_actor_id: Mapped[int | None] = mapped_column(Integer)
     last_public_actor_name: Mapped[str | None] = mapped_column(String(200))
     public_reply_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Whether files were ever attached: a read asks for them only then.
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The length of the public replies joined by newlines: a reply indexes only its own words.
+    public_reply_chars: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     customer: Mapped[Customer] = relationship(lazy="raise")
 

@@ -18,7 +18,7 @@ from app.services.tickets.opening import (
     open_ticket,
     request_hash,
 )
-from app.services.tickets.rows import Row, mark_read, row_of
+from app.services.tickets.rows import Row, mark_read, read_row, row_of
 
 __all__ = [
     "Contact",
@@ -42,6 +42,7 @@ __all__ = [
     "mark_read",
     "open_ticket",
     "purge_idempotency_keys",
+    "read_row",
     "request_hash",
     "row_of",
     "set_state",

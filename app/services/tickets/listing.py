@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, any_, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
@@ -107,13 +108,39 @@ def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElemen
     if f.q is not None and as_number(f.q) is not None:
         # Someone pasted a ticket number into the search box: find that ticket.
         clauses.append(Ticket.number == as_number(f.q))
-    elif f.q is not None:
-        groups = fulltext.query_groups(f.q)
-        if not groups:
-            raise InvalidInput("The search finds no words to look for.", ["query", "q"])
-        ids = fulltext.matching_ids(dialect, "ticket_fts", "ticket_id", groups)
-        clauses.append(Ticket.id.in_(ids))
     return clauses
+
+
+def _words_of(f: Filters) -> str | None:
+    """The full-text search of the filters (``q`` that is not a ticket number), if any."""
+    return f.q if f.q is not None and as_number(f.q) is None else None
+
+
+FEW_MATCHES = 500
+"""A search matching at most this many tickets is served from their ids (see :func:`_search`)."""
+
+
+async def _search(session: AsyncSession, dialect: str, q: str) -> ColumnElement[bool] | None:
+    """The full-text filter, or None when nothing matches (then there is nothing to read).
+
+    First the index alone, for up to ``FEW_MATCHES + 1`` ids. A rare word (or one that
+    matches nothing) is answered from those ids: a few primary-key reads, whatever the
+    table's size. A common one keeps the plain ``id IN (matching)`` filter, for which the
+    planner walks the newest tickets and soon finds a page of matches. Left to itself, the
+    planner could not tell the two apart and walked every ticket for a word matching none.
+    """
+    groups = fulltext.query_groups(q)
+    if not groups:
+        raise InvalidInput("The search finds no words to look for.", ["query", "q"])
+    matching = fulltext.matching_ids(dialect, "ticket_fts", "ticket_id", groups)
+    few = (await session.scalars(select(matching.subquery().c.id).limit(FEW_MATCHES + 1))).all()
+    if not few:
+        return None
+    if len(few) <= FEW_MATCHES:
+        if dialect == "postgresql":
+            return Ticket.id == any_(literal(list(few), ARRAY(Integer)))
+        return Ticket.id.in_(list(few))
+    return Ticket.id.in_(matching)
 
 
 def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
@@ -235,6 +262,11 @@ async def list_page(
     stmt = with_row_columns(ticket_query(actor), actor)
     for clause in _filter_clauses(dialect, filters, actor):
         stmt = stmt.where(clause)
+    if (words := _words_of(filters)) is not None:
+        search = await _search(session, dialect, words)
+        if search is None:
+            return [], None
+        stmt = stmt.where(search)
     key = decode_cursor(cursor) if cursor is not None else None
     if sort is Sort.SEVERITY:
         results = await _page_by_severity(session, stmt, limit + 1, key)
@@ -262,5 +294,10 @@ async def counts(session: AsyncSession, actor: Actor, filters: Filters) -> dict[
         stmt = join_marker(stmt, actor)
     for clause in _filter_clauses(dialect, filters, actor):
         stmt = stmt.where(clause)
+    if (words := _words_of(filters)) is not None:
+        search = await _search(session, dialect, words)
+        if search is None:
+            return dict.fromkeys(TicketStatus, 0)
+        stmt = stmt.where(search)
     found = {status: n for status, n in (await session.execute(stmt.group_by(Ticket.status))).all()}
     return {status: int(found.get(status, 0)) for status in TicketStatus}

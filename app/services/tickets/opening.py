@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,18 +81,18 @@ class FollowUp:
 
 
 async def _next_number(session: AsyncSession, now: datetime) -> str:
-    """``T-YYYY-NNNNNN``, from one atomic upsert of the year's counter.
+    """``T-YYYY-NNNNNN``: unique and increasing within a year, gaps allowed.
 
-    The counter row stays locked until the creation commits, so numbers have no
-    gaps and never repeat; concurrent openings queue on that row for the rest of
-    their (short) transaction. A separate transaction for the counter would cut
-    the wait but needs a second connection per request, which can starve the
-    pool under load: measured in bench/RESULTS.md, the wait is not the bottleneck.
+    PostgreSQL: ``nextval`` of the year's sequence (migration 0011), which holds no lock
+    until commit, so concurrent openings do not queue on a counter row; an opening that
+    rolls back leaves a gap. SQLite, where writers are serialised anyway: one atomic
+    upsert of the year's counter row.
     """
-    dialect = fulltext.dialect_of(session)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if fulltext.dialect_of(session) == "postgresql":
+        value = (await session.execute(_NEXT_NUMBER, {"year": now.year})).scalar_one()
+        return f"T-{now.year}-{value:06d}"
     stmt = (
-        insert(TicketCounter)
+        sqlite.insert(TicketCounter)
         .values(year=now.year, value=1)
         .on_conflict_do_update(
             index_elements=[TicketCounter.year], set_={"value": TicketCounter.value + 1}
@@ -101,6 +101,10 @@ async def _next_number(session: AsyncSession, now: datetime) -> str:
     )
     value = (await session.execute(stmt)).scalar_one()
     return f"T-{now.year}-{value:06d}"
+
+
+_NEXT_NUMBER = text("SELECT sportello_next_ticket_number(:year)")
+_KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 async def _resolve_customer(session: AsyncSession, actor: Actor, code: str) -> Customer:
@@ -207,31 +211,40 @@ async def open_ticket(
 
     With an ``Idempotency-Key``, a repeat of the same request returns the first
     ticket and creates nothing. Two identical requests racing each other on
-    PostgreSQL: the second waits on the key's unique index, its savepoint rolls
-    back (no ticket, no number, no mail), and it answers with the first ticket.
-    The files of ``uploads`` are stored with the ticket, in the same savepoint.
+    PostgreSQL: the second waits on a transaction-scoped advisory lock of the key
+    until the first commits, then answers with the first ticket (no ticket, no
+    number, no mail). Should a race still reach the key's unique index, the
+    savepoint rolls back and the answer is the same. The files of ``uploads`` are
+    stored with the ticket, in the same savepoint.
     """
     require_scope(actor, Scope.TICKETS_WRITE)
     if idempotency_key is not None:
+        if fulltext.dialect_of(session) == "postgresql":
+            # Requests racing with one key take turns from here (until commit), so the ones
+            # that lose find the first ticket below, and take no number: a number comes from
+            # a sequence, which a rollback would not give back. (SQLite's writers queue anyway.)
+            await session.execute(
+                _KEY_LOCK, {"key": f"sportello.idempotency:{_owner(actor)}:{idempotency_key}"}
+            )
         first = await _replay(session, actor, idempotency_key, body_hash)
         if first is not None:
             return first, False
+    if idempotency_key is None:
+        # No savepoint: nothing to recover from here, a failure rolls the request back.
+        return await _create(session, actor, data, parent, uploads), True
     try:
         async with session.begin_nested():
             ticket = await _create(session, actor, data, parent, uploads)
-            if idempotency_key is not None:
-                session.add(
-                    IdempotencyKey(
-                        owner=_owner(actor),
-                        key=idempotency_key,
-                        request_hash=body_hash,
-                        ticket_id=ticket.id,
-                    )
+            session.add(
+                IdempotencyKey(
+                    owner=_owner(actor),
+                    key=idempotency_key,
+                    request_hash=body_hash,
+                    ticket_id=ticket.id,
                 )
-                await session.flush()
+            )
+            await session.flush()
     except IntegrityError:
-        if idempotency_key is None:
-            raise
         first = await _replay(session, actor, idempotency_key, body_hash)
         if first is None:
             raise
@@ -274,11 +287,14 @@ async def _create(
         created_at=now,
         updated_at=now,
         status_changed_at=now,
+        has_attachments=bool(uploads is not None and uploads.files),
     )
     ticket.customer = customer
     session.add(ticket)
     await session.flush()
-    await fulltext.index_ticket_text(session, ticket.id, ticket.subject, ticket.description)
+    await fulltext.index_ticket_text(
+        session, ticket.id, ticket.subject, ticket.description, new=True
+    )
     await timeline.record(
         session, TicketOpened(ticket_id=ticket.id, actor=timeline.event_actor(actor))
     )

@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.db.models import Category, ReadMarker, Ticket, User
-from app.domain.access import Actor
+from app.domain.access import Actor, Scope, require_scope
+from app.domain.errors import NotFound
+from app.services.visibility import ticket_query
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
@@ -96,6 +98,16 @@ def to_row(result: Any, actor: Actor) -> Row:
     )
 
 
+async def read_row(session: AsyncSession, actor: Actor, ticket_id: int) -> Row:
+    """A ticket the caller may see (else NotFound), with its row's columns: one statement."""
+    require_scope(actor, Scope.TICKETS_READ)
+    stmt = with_row_columns(ticket_query(actor).where(Ticket.id == ticket_id), actor)
+    result = (await session.execute(stmt)).first()
+    if result is None:
+        raise NotFound("No such ticket.")
+    return to_row(tuple(result), actor)
+
+
 async def row_of(session: AsyncSession, actor: Actor, ticket: Ticket) -> Row:
     """The row of a ticket already loaded (and checked visible): one statement."""
     stmt = with_row_columns(select(Ticket).where(Ticket.id == ticket.id), actor)
@@ -110,10 +122,8 @@ async def mark_read(session: AsyncSession, actor: Actor, row: Row) -> None:
     upsert never moves a marker back, so two reads racing cannot undo each other.
     """
     seen = row.ticket.last_public_at
-    if actor.user_id is None or seen is None:
-        return
-    if row.read_at is not None and row.read_at >= seen:
-        return
+    if actor.user_id is None or seen is None or not row.unread:
+        return  # nothing unseen: read already, or the caller's own activity is the latest
     values = {"user_id": actor.user_id, "ticket_id": row.ticket.id, "read_at": seen}
     if session.get_bind().dialect.name == "postgresql":
         pg = pg_insert(ReadMarker).values(values)

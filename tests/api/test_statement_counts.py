@@ -1,0 +1,182 @@
+"""Round trips per endpoint, pinned on both databases.
+
+Each request takes one connection from the pool (no pre-ping: that was a ``BEGIN; ;
+ROLLBACK`` per checkout), runs in one transaction (authentication and the change together),
+and sends a fixed number of statements, whatever the size of the page, of the table or of
+the conversation. A change that adds a query to one of these endpoints fails here: if it is
+worth its round trip, raise the pin and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import samples
+from tests.conftest import Database
+from tests.factories import Desk
+from tests.statements import Recorded, StatementLog
+
+PUBLIC_REPLY = {"body": "Ho provato, la stampa resta bloccata.", "visibility": "public"}
+
+
+def measure(statements: StatementLog, call: Callable[[], httpx.Response]) -> Recorded:
+    with statements.request() as log:
+        r = call()
+    assert r.status_code < 300, r.text
+    assert log.checkouts == 1, log.kinds()
+    assert log.transactions == 1, log.kinds()
+    return log
+
+
+def by_dialect(db: Database, *, postgresql: int, sqlite: int) -> int:
+    return postgresql if db.dialect == "postgresql" else sqlite
+
+
+@pytest.fixture
+def world(desk: Desk) -> dict[str, Any]:
+    customer = desk.customer()
+    user = desk.customer_user(customer)
+    return {"customer": customer, "user": user, "agent": desk.agent()}
+
+
+def test_the_pool_does_not_ping_each_connection(statements: StatementLog) -> None:
+    assert not statements.pre_ping
+
+
+def test_a_ticket_read_is_one_transaction_of_two_statements(
+    desk: Desk, statements: StatementLog, world: dict[str, Any]
+) -> None:
+    """The caller, the ticket (with its customer): no query for files it does not have."""
+    ticket = desk.ticket(world["user"], world["customer"])
+    log = measure(statements, lambda: world["user"].get(f"/tickets/{ticket['id']}"))
+    assert log.kinds() == ["SELECT user_account", "SELECT ticket"]
+
+
+def test_a_ticket_with_files_costs_one_statement_more(
+    statements: StatementLog, world: dict[str, Any]
+) -> None:
+    r = world["user"].post(
+        "/tickets",
+        data={
+            "payload": json.dumps(
+                {
+                    "customer_code": world["customer"]["code"],
+                    "type": "technical",
+                    "subject": "Stampa",
+                    "description": "Allego la schermata.",
+                }
+            )
+        },
+        files=[("files", ("schermata.png", samples.png("s"), "image/png"))],
+    )
+    assert r.status_code == 201, r.text
+    log = measure(statements, lambda: world["agent"].get(f"/tickets/{r.json()['id']}"))
+    # A first read by someone else than the last to act records their read marker.
+    assert log.kinds() == [
+        "SELECT user_account",
+        "SELECT ticket",
+        "INSERT INTO read_marker",
+        "SELECT attachment",
+    ]
+
+
+@pytest.mark.parametrize(
+    "who, params, searches",
+    [
+        ("user", {}, False),
+        ("agent", {"status": "open"}, False),
+        ("agent", {"sort": "-updated_at", "type": "technical"}, False),
+        ("agent", {"q": "stampa"}, True),
+    ],
+)
+def test_a_list_page_costs_the_same_whatever_its_size(
+    desk: Desk,
+    statements: StatementLog,
+    world: dict[str, Any],
+    who: str,
+    params: dict[str, str],
+    searches: bool,
+) -> None:
+    client = world[who]
+    desk.ticket(world["user"], world["customer"])
+    first = measure(statements, lambda: client.get("/tickets", params=params))
+    for _ in range(11):
+        desk.ticket(world["user"], world["customer"])
+    full = measure(statements, lambda: client.get("/tickets", params={**params, "limit": "5"}))
+    assert full.count == first.count == (3 if searches else 2), full.kinds()
+    r = client.get("/tickets", params={**params, "limit": "5"})
+    cursor = r.json()["next_cursor"]
+    assert cursor
+    page = measure(statements, lambda: client.get("/tickets", params={**params, "cursor": cursor}))
+    assert page.count == first.count
+
+
+def test_a_search_that_matches_nothing_reads_no_ticket(
+    desk: Desk, statements: StatementLog, world: dict[str, Any]
+) -> None:
+    desk.ticket(world["user"], world["customer"])
+    log = measure(statements, lambda: world["agent"].get("/tickets", params={"q": "zanzibar"}))
+    # The caller, then the index alone: no ticket is read.
+    assert log.count == 2, log.kinds()
+    assert "SELECT ticket" not in log.kinds()
+
+
+def test_a_creation(db: Database, statements: StatementLog, world: dict[str, Any]) -> None:
+    """The caller, the customer, a number, the ticket, its index entry, the outbox (a
+    confirmation with its public link), the timeline: nothing read back."""
+    body = {
+        "customer_code": world["customer"]["code"],
+        "type": "technical",
+        "subject": "La stampa della fattura non parte",
+        "description": "Dal menu Vendite la stampa resta bloccata.",
+    }
+    log = measure(statements, lambda: world["user"].post("/tickets", json=body))
+    # SQLite writes the two notifications (confirmation, desk) one INSERT each. The list-row
+    # facts (last public activity) cost an UPDATE of the new row, and the answer's row (names,
+    # areas, read marker) one SELECT: the portal's one-call rows, merged after these pins.
+    assert log.count == by_dialect(db, postgresql=10, sqlite=11), "; ".join(log.kinds())
+    keyed = measure(
+        statements,
+        lambda: world["user"].post("/tickets", json=body, headers={"Idempotency-Key": "k-1"}),
+    )
+    # With a key: (on PostgreSQL, a lock on it, then) it is looked up, then a savepoint
+    # around the creation and the key.
+    assert keyed.count == log.count + by_dialect(db, postgresql=5, sqlite=4), keyed.kinds()
+
+
+def test_a_reply_costs_the_same_however_long_the_conversation(
+    desk: Desk, db: Database, statements: StatementLog, world: dict[str, Any]
+) -> None:
+    """The caller, the ticket (locked), the reply, the ticket's update, its index entry
+    (appended to, the conversation is not read again), the outbox, the timeline."""
+    ticket = desk.ticket(world["user"], world["customer"])
+    url = f"/tickets/{ticket['id']}/replies"
+    first = measure(statements, lambda: world["agent"].post(url, json=PUBLIC_REPLY))
+    assert first.count == 8, first.kinds()  # + the ticket's last public activity
+    for _ in range(5):
+        desk.reply(world["agent"], ticket)
+    later = measure(statements, lambda: world["user"].post(url, json=PUBLIC_REPLY))
+    assert later.kinds() == first.kinds()
+    internal = measure(
+        statements,
+        lambda: world["agent"].post(url, json={"body": "Nota", "visibility": "internal"}),
+    )
+    assert internal.count == 5, internal.kinds()  # nothing to index, no mail
+
+
+def test_a_status_change(desk: Desk, statements: StatementLog, world: dict[str, Any]) -> None:
+    ticket = desk.ticket(world["user"], world["customer"])
+    log = measure(
+        statements,
+        lambda: world["agent"].post(
+            f"/tickets/{ticket['id']}/status", json={"status": "in_progress"}
+        ),
+    )
+    # The caller, the ticket (locked), its update, the outbox, the timeline (status, assignee),
+    # the last public activity on the row, and the answer's row.
+    assert log.count == 8, log.kinds()

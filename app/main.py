@@ -26,6 +26,7 @@ from app.api.routers import (
     auth,
     categories,
     customers,
+    inbound,
     knowledge,
     meta,
     notifications,
@@ -107,6 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public.router,
         knowledge.router,
         knowledge.solutions,
+        inbound.router,
+        inbound.customer_domains,
+        inbound.ticket_cc,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

@@ -143,6 +143,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Settin
         mail_server="127.0.0.1",
         mail_port=smtp.port,
         mail_from="sportello@sportello.example",
+        inbox_secret="test-inbox-secret",
+        inbox_trusted_hosts=["mx.sportello.test"],
         _env_file=None,  # type: ignore[call-arg]
     )
 

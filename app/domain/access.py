@@ -27,6 +27,7 @@ class Scope(StrEnum):
     ORDERS_WRITE = "orders:write"
     KB_READ = "kb:read"
     KB_WRITE = "kb:write"
+    MAIL_INGEST = "mail:ingest"
 
 
 class Locale(StrEnum):
@@ -49,6 +50,8 @@ class Actor:
     name: str
     scopes: frozenset[Scope] | None = None
     api_key_id: int | None = None
+    channel: str | None = None
+    """How the caller reached us when it is not the API or the portal (``"email"``)."""
 
     @property
     def is_staff(self) -> bool:

@@ -18,6 +18,7 @@ from app.api.schemas.common import (
     not_blank,
 )
 from app.db.models import Category, Reply, Ticket, TicketEvent
+from app.domain.inbound import Channel
 from app.domain.tickets import (
     ContactChannel,
     Severity,
@@ -154,6 +155,7 @@ class TicketRead(Output):
     solution: str | None
     parent_id: int | None
     contact: ContactOut
+    channel: Channel = Field(description="How the ticket came in: email, api or portal")
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
@@ -187,6 +189,7 @@ def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
             "email": ticket.contact_email,
             "preferred_channel": ticket.contact_channel,
         },
+        "channel": ticket.channel,
         "created_at": ticket.created_at,
         "updated_at": ticket.updated_at,
         "resolved_at": ticket.resolved_at,
@@ -232,6 +235,9 @@ class EventRead(Output):
     reply_id: int | None = None
     assignee_id: IdRef | None = None
     attachment_id: int | None = None
+    channel: Channel | None = Field(
+        default=None, description="On `created` and `replied`: email, api or portal"
+    )
     created_at: datetime
 
     @classmethod
@@ -250,6 +256,7 @@ class EventRead(Output):
                 "reply_id": event.reply_id,
                 "assignee_id": event.assignee_id,
                 "attachment_id": event.attachment_id,
+                "channel": event.channel,
                 "created_at": event.created_at,
             }
         )
@@ -272,6 +279,7 @@ class ReplyRead(Output):
     author_role: str
     body: str
     visibility: Visibility
+    channel: Channel
     created_at: datetime
     attachments: list[AttachmentRead] = Field(default_factory=list)
 

@@ -11,6 +11,7 @@ from app.db.models.accounts import (
     str_enum,
 )
 from app.db.models.attachments import Attachment
+from app.db.models.inbound import CustomerMailDomain, InboundMail, TicketCc
 from app.db.models.knowledge import KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.tickets import (
@@ -28,13 +29,16 @@ __all__ = [
     "AuthToken",
     "Category",
     "Customer",
+    "CustomerMailDomain",
     "CustomerOrder",
     "IdempotencyKey",
+    "InboundMail",
     "KbArticle",
     "LoginFailure",
     "Notification",
     "Reply",
     "Ticket",
+    "TicketCc",
     "TicketCounter",
     "TicketEvent",
     "TicketPublicLink",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.base import Base, UTCDateTime, utcnow
 from app.db.models.accounts import Customer, str_enum
+from app.domain.inbound import Channel
 from app.domain.tickets import ContactChannel, Severity, TicketStatus, TicketType, Visibility
 
 
@@ -89,6 +90,9 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    channel: Mapped[Channel] = mapped_column(
+        str_enum(Channel, "channel"), default=Channel.PORTAL, server_default=Channel.PORTAL.value
+    )
 
     customer: Mapped[Customer] = relationship(lazy="raise")
 
@@ -124,6 +128,7 @@ class TicketEvent(Base):
     assignee_id: Mapped[int | None] = mapped_column(Integer)
     attachment_id: Mapped[int | None] = mapped_column(Integer)
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -140,6 +145,9 @@ class Reply(Base):
     author_role: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility, "visibility"))
+    channel: Mapped[Channel] = mapped_column(
+        str_enum(Channel, "channel"), default=Channel.PORTAL, server_default=Channel.PORTAL.value
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

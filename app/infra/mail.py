@@ -101,6 +101,10 @@ class OutgoingMail:
     html: str
     secrets: tuple[str, ...] = ()
     """Strings of the body that must not reach a log (the public link's token)."""
+    reply_to: str | None = None
+    """The ticket's reply address: what the recipient writes back becomes a reply."""
+    thread: str | None = None
+    """The Message-ID every mail of the ticket refers to, so mail clients thread them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,11 @@ def build_message(mail: OutgoingMail, settings: Settings) -> EmailMessage:
     msg["To"] = mail.recipient
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = mail.message_id
+    if mail.reply_to:
+        msg["Reply-To"] = one_line(mail.reply_to, 320)
+    if mail.thread:
+        msg["In-Reply-To"] = one_line(mail.thread, 300)
+        msg["References"] = one_line(mail.thread, 300)
     # RFC 3834: out-of-office replies must not answer an automatic message.
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(mail.text)

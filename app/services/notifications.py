@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
 from app.db.base import utcnow
-from app.db.models import Customer, Notification, Reply, Ticket, User
+from app.db.models import Customer, Notification, Reply, Ticket, TicketCc, User
 from app.db.pagination import decode_id_cursor, encode_cursor
 from app.domain.access import Actor, Locale, Role, require_admin
 from app.domain.errors import Conflict, NotFound
 from app.domain.events import DomainEvent, EventActor, ReplyPosted, StatusChanged, TicketOpened
+from app.domain.inbound import reply_address, thread_id
 from app.domain.notifications import (
     Audience,
     NotificationKind,
@@ -70,8 +71,12 @@ class _Facts:
     customer_name: str
     locale: Locale
 
-    def context(self, **extra: Any) -> dict[str, Any]:
+    def context(self, settings: Settings, **extra: Any) -> dict[str, Any]:
         return {
+            # The e-mail channel's headers: replies come back to the ticket (services/inbound.py).
+            "reply_to": reply_address(settings.support_email, settings.inbox_secret, self.number)
+            or None,
+            "thread": thread_id(self.number, settings.mail_domain),
             "number": self.number,
             "subject": self.subject,
             "status": self.status.value,
@@ -172,6 +177,27 @@ async def _queue(
         created_at=now,
     )
     session.add(notification)
+    if planned.audience is Audience.CONTACT and planned.kind is not NotificationKind.CONFIRMATION:
+        # The ticket's CC addresses get its public updates too (not the confirmation, whose
+        # status link is the contact's own).
+        cc = await session.scalars(
+            select(TicketCc.email).where(TicketCc.ticket_id == ticket_id).order_by(TicketCc.id)
+        )
+        for address in cc.all():
+            if address != recipient:
+                session.add(
+                    Notification(
+                        ticket_id=ticket_id,
+                        kind=planned.kind,
+                        recipient=address,
+                        locale=locale,
+                        context=context,
+                        status=NotificationStatus.QUEUED,
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
     return notification
 
 
@@ -202,6 +228,7 @@ async def queue_mail(session: AsyncSession, event: DomainEvent) -> None:
 async def _opened(session: AsyncSession, event: TicketOpened) -> None:
     facts = await _facts(session, event.ticket_id)
     context = facts.context(
+        _settings(session),
         description=summary(facts.description),
         type=facts.type,
         severity=facts.severity,
@@ -222,6 +249,7 @@ async def _status_changed(session: AsyncSession, event: StatusChanged) -> None:
         reply_mail.context = {**reply_mail.context, "reopened": True}
     facts = await _facts(session, event.ticket_id)
     context = facts.context(
+        _settings(session),
         from_status=event.from_status.value,
         to_status=event.to_status.value,
         solution=facts.solution if event.to_status is TicketStatus.RESOLVED else None,
@@ -245,7 +273,10 @@ async def _replied(session: AsyncSession, event: ReplyPosted) -> None:
         return
     facts = await _facts(session, event.ticket_id)
     context = facts.context(
-        author_name=_author(event.actor, reply.author_name), body=reply.body, reopened=False
+        _settings(session),
+        author_name=_author(event.actor, reply.author_name),
+        body=reply.body,
+        reopened=False,
     )
     queued = None
     for planned in plans:

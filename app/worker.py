@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.infra import outbox
+from app.infra import answers, outbox
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
@@ -48,6 +48,10 @@ async def run_jobs_once(sessions: async_sessionmaker[AsyncSession], settings: Se
         done += await outbox.dispatch(sessions, settings)
     except Exception:
         logger.exception("the mail dispatcher failed")
+    try:
+        done += await answers.dispatch(sessions, settings)
+    except Exception:
+        logger.exception("the dispatcher of answers to received mail failed")
     return done
 
 

@@ -64,8 +64,8 @@ NUMBER = re.compile(r"\[(T-\d{4}-\d{6})\]")
 THREAD_ID = re.compile(r"<ticket-(T-\d{4}-\d{6})@([^>\s]+)>")
 """The Message-ID every mail of a ticket refers to (``References``), one per ticket."""
 
-NOTIFICATION_ID = re.compile(r"<notification-\d+\.\d+@([^>\s]+)>")
-"""The Message-ID of one of our notifications (``infra/mail.py: message_id``)."""
+NOTIFICATION_ID = re.compile(r"<(?:notification|answer)-\d+\.\d+@([^>\s]+)>")
+"""The Message-ID of one of our notifications (``infra/mail.py: message_id``) or answers."""
 
 TOKEN_LENGTH = 20
 
@@ -245,6 +245,18 @@ def clean_subject(subject: str) -> str:
     prefixes = re.compile(r"^\s*((re|r|aw|sv|rif|fw|fwd|tr|rv|i|enc)\s*(\[\d+\])?\s*:\s*)+", re.I)
     text = prefixes.sub("", text)
     return " ".join(text.split())[:200]
+
+
+LOCALES = ("it", "es", "en")
+
+
+def language_of(facts: MailFacts, default: str) -> str:
+    """The language to answer an unknown sender in: what their mail declares, else ours."""
+    for name in ("content-language", "accept-language"):
+        value = facts.headers.get(name, "").strip().lower()[:2]
+        if value in LOCALES:
+            return value
+    return default
 
 
 def may_ingest(actor: Actor) -> None:

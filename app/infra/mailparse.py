@@ -38,6 +38,8 @@ LOOP_HEADERS = (
     "x-auto-response-suppress",
     "list-id",
     "list-unsubscribe",
+    "content-language",
+    "accept-language",
 )
 
 _LANGUAGES = ["en", "it", "es", "de", "fr"]

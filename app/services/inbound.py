@@ -32,7 +32,7 @@ from app.db.models import Customer, CustomerMailDomain, InboundMail, Ticket, Tic
 from app.db.models.inbound import MAX_REASON
 from app.db.pagination import decode_id_cursor, encode_cursor
 from app.domain.access import Actor, Role, require_admin
-from app.domain.attachments import ALLOWED_DESCRIPTION, safe_filename, sniff
+from app.domain.attachments import safe_filename, sniff
 from app.domain.errors import Conflict, DomainError, NotFound
 from app.domain.inbound import (
     MAX_CC,
@@ -44,6 +44,7 @@ from app.domain.inbound import (
     cc_within,
     clean_subject,
     domain_of,
+    language_of,
     noise_reason,
     normalise_address,
     thread_numbers,
@@ -262,16 +263,14 @@ async def _stage_files(
         name = safe_filename(file.filename, "application/octet-stream").removesuffix(".bin")
         if len(file.data) > settings.max_attachment_bytes:
             mib = settings.max_attachment_bytes / (1024 * 1024)
-            refused.append({"filename": name, "reason": f"larger than {mib:g} MiB"})
+            refused.append({"filename": name, "code": "too_large", "reason": f"over {mib:g} MiB"})
             continue
         content_type = sniff(file.data)
         if content_type is None:
-            refused.append({"filename": name, "reason": f"not one of {ALLOWED_DESCRIPTION}"})
+            refused.append({"filename": name, "code": "type", "reason": "type not allowed"})
             continue
         if taken >= settings.max_attachments:
-            refused.append(
-                {"filename": name, "reason": f"more than {settings.max_attachments} files"}
-            )
+            refused.append({"filename": name, "code": "too_many", "reason": "too many files"})
             continue
         taken += 1
         uploads.files.append(
@@ -301,7 +300,8 @@ async def _stage(uploads: Uploads, data: bytes) -> StagedBlob:
 
 
 def _refused_answer(refused: list[dict[str, str]], number: str) -> dict[str, object]:
-    return {"number": number, "files": refused}
+    files = [{"filename": f["filename"][:100], "code": f["code"]} for f in refused[:20]]
+    return {"number": number, "files": files}
 
 
 async def _answer_ticket(
@@ -326,13 +326,25 @@ async def _answer_ticket(
         new, _ = await ticket_service.follow_up(session, actor, ticket.id, follow, uploads=uploads)
         await _add_cc(session, new, parsed)
         return _files_decision(
-            InboundOutcome.TICKET, f"follow-up of closed {ticket.number}", new, None, refused
+            InboundOutcome.TICKET,
+            f"follow-up of closed {ticket.number}",
+            new,
+            None,
+            refused,
+            await _locale(session, ticket.customer_id),
         )
     reply, _ = await reply_service.post_reply(
         session, actor, ticket.id, body=body, visibility=Visibility.PUBLIC, uploads=uploads
     )
     await _add_cc(session, ticket, parsed)
-    return _files_decision(InboundOutcome.REPLY, None, ticket, reply.id, refused)
+    return _files_decision(
+        InboundOutcome.REPLY,
+        None,
+        ticket,
+        reply.id,
+        refused,
+        await _locale(session, ticket.customer_id),
+    )
 
 
 def _files_decision(
@@ -341,18 +353,24 @@ def _files_decision(
     ticket: Ticket,
     reply_id: int | None,
     refused: list[dict[str, str]],
+    locale: str,
 ) -> _Decision:
     if not refused:
         return _Decision(outcome, reason, ticket.id, reply_id)
-    names = ", ".join(f["filename"] for f in refused)
+    names = ", ".join(f"{f['filename']} ({f['reason']})" for f in refused)
     return _Decision(
         outcome,
         ((reason + "; ") if reason else "") + f"files refused: {names}",
         ticket.id,
         reply_id,
         answer="files_refused",
-        answer_context=_refused_answer(refused, ticket.number),
+        answer_context={**_refused_answer(refused, ticket.number), "locale": locale},
     )
+
+
+async def _locale(session: AsyncSession, customer_id: int) -> str:
+    locale = await session.scalar(select(Customer.locale).where(Customer.id == customer_id))
+    return locale.value if locale is not None else "it"
 
 
 async def _customer_domains(session: AsyncSession, customer_id: int) -> frozenset[str]:
@@ -419,7 +437,7 @@ async def _new_ticket(
             InboundOutcome.REFUSED,
             "unknown sender",
             answer=answer,
-            answer_context={"subject": facts.subject[:200]},
+            answer_context={"subject": facts.subject[:200], "locale": language_of(facts, "it")},
         )
     refused = await _stage_files(settings, parsed, raw, uploads)
     data = ticket_service.NewTicket(
@@ -431,7 +449,9 @@ async def _new_ticket(
     )
     ticket, _ = await ticket_service.open_ticket(session, actor, data, uploads=uploads)
     await _add_cc(session, ticket, parsed)
-    return _files_decision(InboundOutcome.TICKET, None, ticket, None, refused)
+    return _files_decision(
+        InboundOutcome.TICKET, None, ticket, None, refused, customer.locale.value
+    )
 
 
 # --- the admins' view --------------------------------------------------------------------------

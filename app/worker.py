@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.infra import answers, outbox
+from app.infra.imap import ImapError
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
+from app.services import mailbox
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import tickets as ticket_service
 
@@ -48,6 +50,12 @@ async def run_jobs_once(sessions: async_sessionmaker[AsyncSession], settings: Se
         done += await outbox.dispatch(sessions, settings)
     except Exception:
         logger.exception("the mail dispatcher failed")
+    try:
+        done += await mailbox.poll(sessions, settings)
+    except ImapError as exc:
+        logger.warning("the IMAP inbox could not be polled: %s", exc)
+    except Exception:
+        logger.exception("polling the IMAP inbox failed")
     try:
         done += await answers.dispatch(sessions, settings)
     except Exception:

@@ -1,0 +1,134 @@
+"""A real IMAP server for the tests: Dovecot from Debian's packages, on a loopback port.
+
+Its configuration, mail and logs live in a throwaway directory; users come from
+a passwd-file (no system accounts, no systemd). When run as root the mail is
+kept as the ``dovecot`` user, which Dovecot accepts (it refuses root).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.smtp import free_port
+
+USER = "support@sportello.test"
+PASSWORD = "imap-password"
+
+
+def available() -> bool:
+    return shutil.which("dovecot") is not None
+
+
+class Dovecot:
+    def __init__(self) -> None:
+        # Directly under /tmp, readable by the dovecot user when run as root (pytest's
+        # own temporary directories are private to their owner).
+        self.base = Path(tempfile.mkdtemp(prefix="sportello-imap-"))
+        self.base.chmod(0o755)
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _owner(self) -> tuple[int, int, str]:
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam("dovecot")
+            return entry.pw_uid, entry.pw_gid, "dovecot"
+        entry = pwd.getpwuid(os.geteuid())
+        return entry.pw_uid, entry.pw_gid, entry.pw_name
+
+    def start(self) -> None:
+        uid, gid, name = self._owner()
+        run = self.base / "run"
+        mail = self.base / "mail"
+        for d in (run, mail):
+            d.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(mail, uid, gid)
+        passwd = self.base / "passwd"
+        passwd.write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{mail}/%u::\n")
+        conf = self.base / "dovecot.conf"
+        conf.write_text(
+            f"""
+base_dir = {run}
+state_dir = {run}
+log_path = {self.base}/dovecot.log
+info_log_path = {self.base}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = {name}
+default_internal_group = {name}
+default_login_user = {name}
+first_valid_uid = 1
+mail_location = maildir:{mail}/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {passwd}
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={mail}/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+        )
+        self.process = subprocess.Popen(
+            ["dovecot", "-F", "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log_file = self.base / "dovecot.log"
+                log = log_file.read_text() if log_file.exists() else ""
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"dovecot did not start: {err}\n{log}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("dovecot did not listen in time")
+
+    @property
+    def url(self) -> str:
+        return f"imap://{USER.replace('@', '%40')}:{PASSWORD}@127.0.0.1:{self.port}/INBOX"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+        shutil.rmtree(self.base, ignore_errors=True)

@@ -107,6 +107,21 @@ def _ids(value: str | None) -> tuple[str, ...]:
     return tuple(re.findall(r"<[^<>\s]+>", value or ""))
 
 
+_C1 = re.compile("[\x80-\x9f]")
+_FORWARD = re.compile(r"^\s*(fwd?|tr|rv|i|enc|wg)\s*:", re.IGNORECASE)
+
+
+def _cp1252(value: str) -> str:
+    """An RFC 2047 word declared ISO-8859-1 that holds Windows-1252 (the euro sign, curly
+    quotes) decodes to C1 control characters: read those bytes as Windows-1252."""
+    if not _C1.search(value):
+        return value
+    try:
+        return value.encode("latin-1").decode("windows-1252")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return _C1.sub("", value)
+
+
 def html_to_text(html: str) -> str:
     """Only the text of an HTML part: scripts, styles and markup dropped, layout kept."""
     return str(get_text(html, _HTML_CONFIG)).strip()
@@ -184,7 +199,7 @@ def parse(raw: bytes) -> ParsedMail:
             value = msg.get(name)
         except Exception:  # a header the policy cannot parse: its raw form
             value = None
-        return " ".join(str(value).split()) if value is not None else ""
+        return _cp1252(" ".join(str(value).split())) if value is not None else ""
 
     name, sender = parseaddr(header("from"))
     report = msg.get_content_type()
@@ -211,7 +226,10 @@ def parse(raw: bytes) -> ParsedMail:
     return ParsedMail(
         facts=facts,
         from_name=name.strip(),
-        text=strip_reply(full)[:MAX_BODY_CHARS],
+        # A forward is all news to us: its quoted part is the point, kept whole.
+        text=(full.strip() if _FORWARD.match(facts.subject) else strip_reply(full))[
+            :MAX_BODY_CHARS
+        ],
         full_text=full.strip()[:MAX_BODY_CHARS],
         files=files,
     )

@@ -19,7 +19,9 @@ depends_on: str | Sequence[str] | None = None
 def _channel() -> sa.Column[str]:
     return sa.Column(
         "channel",
-        sa.Enum("email", "api", "portal", name="channel", native_enum=False, create_constraint=True),
+        sa.Enum(
+            "email", "api", "portal", name="channel", native_enum=False, create_constraint=True
+        ),
         server_default="portal",
         nullable=False,
     )
@@ -33,7 +35,12 @@ def upgrade() -> None:
         sa.Column(
             "source",
             sa.Enum(
-                "api", "mailgate", "imap", name="inbound_source", native_enum=False, create_constraint=True
+                "api",
+                "mailgate",
+                "imap",
+                name="inbound_source",
+                native_enum=False,
+                create_constraint=True,
             ),
             nullable=False,
         ),
@@ -65,10 +72,16 @@ def upgrade() -> None:
         sa.Column("answer_next_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["ticket_id"], ["ticket.id"], name=op.f("fk_inbound_mail_ticket_id_ticket"), ondelete="SET NULL"
+            ["ticket_id"],
+            ["ticket.id"],
+            name=op.f("fk_inbound_mail_ticket_id_ticket"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["reply_id"], ["reply.id"], name=op.f("fk_inbound_mail_reply_id_reply"), ondelete="SET NULL"
+            ["reply_id"],
+            ["reply.id"],
+            name=op.f("fk_inbound_mail_reply_id_reply"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_mail")),
         sa.UniqueConstraint("message_id", name="uq_inbound_mail_message_id"),
@@ -76,7 +89,9 @@ def upgrade() -> None:
     op.create_index("ix_inbound_mail_outcome_id", "inbound_mail", ["outcome", "id"])
     op.create_index("ix_inbound_mail_sender_received_at", "inbound_mail", ["sender", "received_at"])
     op.create_index(
-        "ix_inbound_mail_answer_status_answer_next_at", "inbound_mail", ["answer_status", "answer_next_at"]
+        "ix_inbound_mail_answer_status_answer_next_at",
+        "inbound_mail",
+        ["answer_status", "answer_next_at"],
     )
     op.create_index("ix_inbound_mail_ticket_id", "inbound_mail", ["ticket_id"])
 
@@ -105,7 +120,10 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["ticket_id"], ["ticket.id"], name=op.f("fk_ticket_cc_ticket_id_ticket"), ondelete="CASCADE"
+            ["ticket_id"],
+            ["ticket.id"],
+            name=op.f("fk_ticket_cc_ticket_id_ticket"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_cc")),
         sa.UniqueConstraint("ticket_id", "email", name="uq_ticket_cc_ticket_id_email"),

@@ -36,6 +36,9 @@ from tests.smtp import SmtpSink
 
 T = TypeVar("T")
 
+# The IMAP server fixtures (dovecot, inbox) of the e-mail channel's tests.
+pytest_plugins = ["tests.imapd"]
+
 PG_URL = os.environ.get("SPORTELLO_TEST_DATABASE_URL", "")
 
 

@@ -14,9 +14,20 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pytest
+
+from app.config import Settings
+from app.db.session import make_sessionmaker
+from app.services import mailbox
+from tests.mailcorpus import clear_inbox
 from tests.smtp import free_port
+
+if TYPE_CHECKING:
+    from tests.conftest import Database
 
 USER = "support@sportello.test"
 PASSWORD = "imap-password"
@@ -132,3 +143,27 @@ service stats {{
                 self.process.wait()
             self.process = None
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    if not available():
+        pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
+    server = Dovecot()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def inbox(dovecot: Dovecot) -> Dovecot:
+    clear_inbox("127.0.0.1", dovecot.port, USER, PASSWORD)
+    return dovecot
+
+
+def imap_settings(db: Database, server: Dovecot) -> Settings:
+    return db.settings.model_copy(update={"inbox_imap_url": server.url, "inbox_batch_size": 50})
+
+
+def poll(db: Database, settings: Settings) -> int:
+    return db.run(mailbox.poll(make_sessionmaker(db.engine, settings), settings))

@@ -9,48 +9,21 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from app import cli
-from app.config import Settings
-from app.db.session import make_sessionmaker
 from app.infra import answers
-from app.services import mailbox
 from tests import imapd
 from tests.conftest import Database
 from tests.factories import Desk
-from tests.mailcorpus import EXPECTED, append, build_world, check, clear_inbox, message_id_of
+from tests.imapd import imap_settings, poll
+from tests.mailcorpus import EXPECTED, append, build_world, check, message_id_of
 from tests.mailcorpus import received as received_mails
 from tests.mailcorpus import unseen as unseen_count
 from tests.smtp import SmtpSink
 
 NAMES = sorted(EXPECTED)
-
-
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[imapd.Dovecot]:
-    if not imapd.available():
-        pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
-    server = imapd.Dovecot()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def inbox(dovecot: imapd.Dovecot) -> imapd.Dovecot:
-    clear_inbox("127.0.0.1", dovecot.port, imapd.USER, imapd.PASSWORD)
-    return dovecot
-
-
-def imap_settings(db: Database, server: imapd.Dovecot) -> Settings:
-    return db.settings.model_copy(update={"inbox_imap_url": server.url, "inbox_batch_size": 50})
-
-
-def poll(db: Database, settings: Settings) -> int:
-    return db.run(mailbox.poll(make_sessionmaker(db.engine, settings), settings))
 
 
 def mailgate(monkeypatch: pytest.MonkeyPatch, live_server: str, key: str, raw: bytes) -> int:

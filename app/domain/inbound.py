@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from enum import StrEnum
 
 from app.domain.access import Actor, Role, Scope
@@ -106,7 +107,8 @@ def domain_of(address: str) -> str:
 
 
 def normalise_address(address: str) -> str:
-    return address.strip().strip("<>").lower()
+    """``"Name" <Addr@Host>`` or ``addr@host`` -> ``addr@host``."""
+    return (parseaddr(address)[1] or address).strip().strip("<>").lower()
 
 
 @dataclass(frozen=True, slots=True)

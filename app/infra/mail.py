@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from app.config import Settings
 from app.db.base import utcnow
 from app.domain.tickets import TicketStatus, label
+from app.infra.storage import make_storage
 
 logger = logging.getLogger("sportello.mail")
 
@@ -105,6 +106,9 @@ class OutgoingMail:
     """The ticket's reply address: what the recipient writes back becomes a reply."""
     thread: str | None = None
     """The Message-ID every mail of the ticket refers to, so mail clients thread them."""
+    files: tuple[dict[str, Any], ...] = ()
+    """A public reply's files (``filename``, ``content_type``, ``size``, ``sha256``, ``url``):
+    attached when together within ``MAIL_ATTACHMENTS_MAX_BYTES``; the text links them anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +134,31 @@ def message_id(notification_id: int, created_at_epoch: int, mail_from: str) -> s
     return f"<notification-{notification_id}.{created_at_epoch}@{domain}>"
 
 
-def build_message(mail: OutgoingMail, settings: Settings) -> EmailMessage:
+def attachable(mail: OutgoingMail, settings: Settings) -> bool:
+    total = sum(int(f.get("size", 0)) for f in mail.files)
+    return bool(mail.files) and total <= settings.mail_attachments_max_bytes
+
+
+async def load_files(mail: OutgoingMail, settings: Settings) -> dict[str, bytes]:
+    """The bytes of a mail's files when they travel with it (none when too large together)."""
+    if not attachable(mail, settings):
+        return {}
+    storage = make_storage(settings.storage_dir)
+    out: dict[str, bytes] = {}
+    try:
+        for f in mail.files:
+            sha = str(f["sha256"])
+            if sha not in out:
+                out[sha] = b"".join([chunk async for chunk in storage.read(sha)])
+    except (OSError, ValueError):
+        logger.warning("files of %s could not be read: sent as links only", mail.message_id)
+        return {}
+    return out
+
+
+def build_message(
+    mail: OutgoingMail, settings: Settings, files: dict[str, bytes] | None = None
+) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = one_line(mail.subject)
     msg["From"] = formataddr((one_line(settings.mail_from_name, 100), settings.mail_from))
@@ -146,6 +174,14 @@ def build_message(mail: OutgoingMail, settings: Settings) -> EmailMessage:
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
+    for f in mail.files:
+        data = (files or {}).get(str(f["sha256"]))
+        if data is None:
+            continue
+        maintype, _, subtype = str(f["content_type"]).partition("/")
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype or "octet-stream", filename=str(f["filename"])
+        )
     return msg
 
 
@@ -220,7 +256,8 @@ class SmtpMailer:
     ) -> None:
         for i, mail in enumerate(mails):
             try:
-                await smtp.send_message(build_message(mail, self.settings))
+                files = await load_files(mail, self.settings)
+                await smtp.send_message(build_message(mail, self.settings, files))
                 outcomes[i] = DELIVERED
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]

@@ -146,6 +146,7 @@ def outgoing(claimed: Claimed, settings: Settings) -> OutgoingMail:
         secrets=(claimed.secret,) if claimed.secret else (),
         reply_to=claimed.context.get("reply_to"),
         thread=claimed.context.get("thread"),
+        files=tuple(claimed.context.get("files", ())),
     )
 
 

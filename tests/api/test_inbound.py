@@ -3,6 +3,7 @@ mail domains and CC lists, and outgoing mail that can be answered."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from app.domain.inbound import InboundSource
 from app.infra.storage import make_storage
 from app.services import inbound as inbound_service
 from app.services.attachments import Uploads
+from tests import samples
 from tests.conftest import Database
 from tests.factories import Desk, problem
 from tests.smtp import SmtpSink, dispatch
@@ -241,3 +243,38 @@ def test_a_sender_opens_at_most_n_tickets_an_hour(
     ]
     assert outcomes == ["ticket", "ticket", "refused"]
     assert db.scalar("SELECT count(*) FROM ticket") == 2
+
+
+def test_a_public_replys_files_travel_with_its_mail_or_as_links(
+    desk: Desk, db: Database, mailbox: SmtpSink, settings: Settings
+) -> None:
+    rossi = desk.customer()
+    mario = desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    agent = desk.agent()
+    ticket = desk.ticket(mario, rossi)
+    dispatch(db)
+    mailbox.clear()
+    image = samples.png("schema")
+
+    def reply(body: str) -> None:
+        r = agent.post(
+            f"/tickets/{ticket['id']}/replies",
+            data={"payload": json.dumps({"body": body, "visibility": "public"})},
+            files={"files": ("schema.png", image, "image/png")},
+        )
+        assert r.status_code == 201, r.text
+
+    reply("Ecco lo schema.")
+    dispatch(db)
+    sent = mailbox.one_to("mario.rossi@rossi.example")
+    (attached,) = list(sent.message.iter_attachments())
+    assert attached.get_filename() == "schema.png"
+    assert attached.get_content() == image
+    assert "/api/v1/attachments/" in sent.text
+
+    mailbox.clear()
+    reply("Di nuovo lo schema.")
+    dispatch(db, settings.model_copy(update={"mail_attachments_max_bytes": len(image) - 1}))
+    sent = mailbox.one_to("mario.rossi@rossi.example")
+    assert list(sent.message.iter_attachments()) == []
+    assert "schema.png: http://sportello.test/api/v1/attachments/" in sent.text

@@ -25,6 +25,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from app.config import Settings
 from app.db.base import utcnow
@@ -487,7 +488,10 @@ async def retry(
     trusts it. Any other outcome is final (409)."""
     require_admin(actor)
     row = await session.scalar(
-        select(InboundMail).where(InboundMail.id == mail_id).with_for_update()
+        select(InboundMail)
+        .options(undefer(InboundMail.raw))
+        .where(InboundMail.id == mail_id)
+        .with_for_update()
     )
     if row is None:
         raise NotFound("No such received mail.")

@@ -95,3 +95,16 @@ def test_every_mail_of_the_corpus_through_the_imap_inbox(
         assert row["source"] == "imap"
         check(world, name, row)
     assert poll(db, settings) == 0
+
+
+def test_the_mailgate_asks_the_mta_to_retry_when_the_api_cannot_take_the_mail(
+    desk: Desk, live_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = b"From: a@b.example\r\nSubject: x\r\nMessage-ID: <gate-1@b.example>\r\n\r\nciao\r\n"
+    assert mailgate(monkeypatch, live_server, "not-a-key", raw) == cli.EX_TEMPFAIL
+    key = desk.admin().post("/api-keys", json={"name": "g", "scopes": ["mail:ingest"]})
+    down = "http://127.0.0.1:9"
+    monkeypatch.setenv("SPORTELLO_MAILGATE_KEY", key.json()["key"])
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    assert cli.main(["mailgate", "--url", down, "--timeout", "5"]) == cli.EX_TEMPFAIL
+    assert mailgate(monkeypatch, live_server, key.json()["key"], raw) == 0

@@ -51,7 +51,8 @@ class InboundMail(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
     reply_id: Mapped[int | None] = mapped_column(ForeignKey("reply.id", ondelete="SET NULL"))
     size: Mapped[int] = mapped_column(Integer)
-    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Never loaded by lists: only the retry of a held mail reads it (undefer).
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
     answer_kind: Mapped[str | None] = mapped_column(String(32))
     answer_context: Mapped[str | None] = mapped_column(String(4000))
     answer_status: Mapped[str | None] = mapped_column(String(16))

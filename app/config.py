@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         description="imaps://user:password@host:993/INBOX, or imap://...?starttls=true; empty: off",
     )
     inbox_imap_oauth2_token: str = ""
+    inbox_imap_ca_file: str = Field(
+        default="", description="A CA bundle for the IMAP server's certificate (private CAs)"
+    )
     inbox_secret: str = Field(
         default="", description="Key of the reply addresses' tokens (support+<token>@...)"
     )

@@ -38,7 +38,9 @@ def available() -> bool:
 
 
 class Dovecot:
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
         # Directly under /tmp, readable by the dovecot user when run as root (pytest's
         # own temporary directories are private to their owner).
         self.base = Path(tempfile.mkdtemp(prefix="sportello-imap-"))
@@ -63,6 +65,33 @@ class Dovecot:
             os.chown(mail, uid, gid)
         passwd = self.base / "passwd"
         passwd.write_text(f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{mail}/%u::\n")
+        ssl_conf = "ssl = no"
+        if self.tls:
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    "-keyout",
+                    str(self.base / "key.pem"),
+                    "-out",
+                    str(self.base / "cert.pem"),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            ssl_conf = (
+                f"ssl = yes\nssl_cert = <{self.base}/cert.pem\nssl_key = <{self.base}/key.pem"
+            )
         conf = self.base / "dovecot.conf"
         conf.write_text(
             f"""
@@ -72,7 +101,7 @@ log_path = {self.base}/dovecot.log
 info_log_path = {self.base}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl_conf}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {name}
@@ -94,7 +123,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -128,6 +158,16 @@ service stats {{
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("dovecot did not listen in time")
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.base / "cert.pem")
+
+    def tls_url(self, starttls: bool) -> str:
+        user = f"{USER.replace('@', '%40')}:{PASSWORD}"
+        if starttls:
+            return f"imap://{user}@127.0.0.1:{self.port}/INBOX?starttls=true"
+        return f"imaps://{user}@127.0.0.1:{self.tls_port}/INBOX"
 
     @property
     def url(self) -> str:

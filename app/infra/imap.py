@@ -70,27 +70,34 @@ def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
 async def _starttls(client: aioimaplib.IMAP4, host: str, context: ssl.SSLContext) -> None:
     """STARTTLS (RFC 3501 6.2.1), which aioimaplib lists but does not do: ask, then wrap
     the connection's transport in TLS before anything else is said."""
-    _ok(await client.protocol.simple_command("STARTTLS"), "STARTTLS")
+    protocol = client.protocol
+    command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+    _ok(await asyncio.wait_for(protocol.execute(command), client.timeout), "STARTTLS")
     loop = asyncio.get_running_loop()
-    transport = await loop.start_tls(
-        client.protocol.transport, client.protocol, context, server_hostname=host
-    )
-    client.protocol.transport = transport
-    await client.protocol.capability()
+    transport = await loop.start_tls(protocol.transport, protocol, context, server_hostname=host)
+    protocol.transport = transport
+    await protocol.capability()
 
 
 class Mailbox:
     """One connection to the inbox folder."""
 
-    def __init__(self, target: ImapTarget, oauth2_token: str = "", timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        target: ImapTarget,
+        oauth2_token: str = "",
+        timeout: float = 30.0,
+        ca_file: str = "",
+    ) -> None:
         self.target = target
         self.oauth2_token = oauth2_token
+        self.ca_file = ca_file
         self.timeout = timeout
         self.client: aioimaplib.IMAP4 | None = None
 
     async def __aenter__(self) -> Mailbox:
         t = self.target
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self.ca_file or None)
         if t.tls:
             self.client = aioimaplib.IMAP4_SSL(
                 t.host, t.port, timeout=self.timeout, ssl_context=context

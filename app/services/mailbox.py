@@ -39,7 +39,9 @@ async def poll(
     target = parse_url(settings.inbox_imap_url)
     storage = make_storage(settings.storage_dir)
     taken = 0
-    async with Mailbox(target, settings.inbox_imap_oauth2_token) as box:
+    async with Mailbox(
+        target, settings.inbox_imap_oauth2_token, ca_file=settings.inbox_imap_ca_file
+    ) as box:
         for uid in (await box.unseen())[: settings.inbox_batch_size]:
             raw = await box.fetch(uid)
             if raw is None:

@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from app.db.session import make_sessionmaker
+from app.infra.imap import ImapError
 from app.services import mailbox
 from tests import imapd
 from tests.conftest import Database, repo_root
@@ -89,3 +92,29 @@ def test_two_workers_polling_one_inbox_import_each_mail_once(
     assert db.scalar("SELECT count(*) FROM inbound_mail") == 5
     assert db.scalar("SELECT count(*) FROM ticket") == 5
     assert unseen(HOST, inbox.port, imapd.USER, imapd.PASSWORD) == 0
+
+
+def test_the_inbox_over_tls_and_starttls(desk: Desk, db: Database) -> None:
+    """Dovecot with a certificate of its own: imaps:// and imap://...?starttls=true both
+    verify it (INBOX_IMAP_CA_FILE) and take the mail; a certificate not trusted is refused."""
+    server = imapd.Dovecot(tls=True)
+    server.start()
+    try:
+        _world(desk)
+        for n, starttls in enumerate((False, True)):
+            append(HOST, server.port, imapd.USER, imapd.PASSWORD, [new_mail(10 + n)])
+            settings = db.settings.model_copy(
+                update={
+                    "inbox_imap_url": server.tls_url(starttls),
+                    "inbox_imap_ca_file": server.ca_file,
+                }
+            )
+            assert poll(db, settings) == 1
+        assert db.scalar("SELECT count(*) FROM ticket") == 2
+        append(HOST, server.port, imapd.USER, imapd.PASSWORD, [new_mail(20)])
+        untrusted = db.settings.model_copy(update={"inbox_imap_url": server.tls_url(False)})
+        with pytest.raises(ImapError):
+            poll(db, untrusted)
+        assert unseen(HOST, server.port, imapd.USER, imapd.PASSWORD) == 1
+    finally:
+        server.stop()

@@ -3,7 +3,7 @@
 One round (``services/mailbox.py: poll``): log in (password, or ``XOAUTH2`` with a token), select
 the folder, search ``UNSEEN``, and for each message, oldest first: fetch it with
 ``BODY.PEEK[]`` (which leaves it unseen), import it in a transaction of its own
-(``services/inbound.py: receive``) and commit, and only then set ``\\Seen``.
+(``services/inbound/receiving.py: receive``) and commit, and only then set ``\\Seen``.
 
 A worker killed between the commit and the flag leaves the message unseen: the
 next round fetches it again, finds its Message-ID already imported, imports

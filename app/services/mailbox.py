@@ -56,6 +56,11 @@ async def poll(
                         session, settings, raw, source=InboundSource.IMAP, uploads=uploads
                     )
                 failed = False
+            except Exception:
+                # One message that cannot be imported must not block the inbox: it stays
+                # unseen, is tried again next round, and the others go on.
+                logger.exception("IMAP message %s could not be imported; left unseen", uid)
+                continue
             finally:
                 await uploads.close(failed=failed)
             if after_import is not None:

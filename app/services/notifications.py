@@ -109,7 +109,7 @@ class _Facts:
 
     def context(self, settings: Settings, **extra: Any) -> dict[str, Any]:
         return {
-            # The e-mail channel's headers: replies come back to the ticket (services/inbound.py).
+            # The e-mail channel's headers: replies come back to the ticket (services/inbound/).
             "reply_to": reply_address(settings.support_email, settings.inbox_secret, self.number)
             or None,
             "thread": thread_id(self.number, settings.mail_domain),

@@ -25,16 +25,14 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import undefer
 
 from app.config import Settings
 from app.db.base import utcnow
 from app.db.models import Customer, CustomerMailDomain, InboundMail, Ticket, TicketCc, User
 from app.db.models.inbound import MAX_REASON
-from app.db.pagination import decode_id_cursor, encode_cursor
-from app.domain.access import Actor, Role, require_admin
+from app.domain.access import Actor, Role
 from app.domain.attachments import safe_filename, sniff
-from app.domain.errors import Conflict, DomainError, NotFound
+from app.domain.errors import DomainError
 from app.domain.inbound import (
     MAX_CC,
     InboundOutcome,
@@ -132,7 +130,7 @@ async def receive(
         if seen is None:
             raise
         return Received(seen, duplicate=True)
-    _settle(row, await _decide(session, settings, parsed, raw, uploads), raw)
+    settle(row, await decide(session, settings, parsed, raw, uploads), raw)
     await session.flush()
     logger.info(
         "mail %s from %s: %s%s",
@@ -144,7 +142,7 @@ async def receive(
     return Received(row, duplicate=False)
 
 
-def _settle(row: InboundMail, decision: _Decision, raw: bytes) -> None:
+def settle(row: InboundMail, decision: _Decision, raw: bytes) -> None:
     row.outcome = decision.outcome
     row.reason = decision.reason[:MAX_REASON] if decision.reason else None
     row.ticket_id = decision.ticket_id
@@ -167,7 +165,7 @@ async def _recent(session: AsyncSession, sender: str, outcome: InboundOutcome | 
     return int(await session.scalar(stmt) or 0)
 
 
-async def _decide(
+async def decide(
     session: AsyncSession,
     settings: Settings,
     parsed: mailparse.ParsedMail,
@@ -453,59 +451,3 @@ async def _new_ticket(
     return _files_decision(
         InboundOutcome.TICKET, None, ticket, None, refused, customer.locale.value
     )
-
-
-# --- the admins' view --------------------------------------------------------------------------
-
-
-async def list_page(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    outcome: InboundOutcome | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[tuple[InboundMail, str | None]], str | None]:
-    """Received mails with their ticket's number, newest first, in keyset pages (admins)."""
-    require_admin(actor)
-    stmt = select(InboundMail, Ticket.number).outerjoin(Ticket, Ticket.id == InboundMail.ticket_id)
-    if outcome is not None:
-        stmt = stmt.where(InboundMail.outcome == outcome)
-    if cursor is not None:
-        stmt = stmt.where(InboundMail.id < decode_id_cursor(cursor))
-    rows = (await session.execute(stmt.order_by(InboundMail.id.desc()).limit(limit + 1))).all()
-    items: list[tuple[InboundMail, str | None]] = [(m, number) for m, number in rows]
-    if len(items) > limit:
-        items = items[:limit]
-        return items, encode_cursor([items[-1][0].id])
-    return items, None
-
-
-async def retry(
-    session: AsyncSession, settings: Settings, actor: Actor, mail_id: int, uploads: Uploads
-) -> InboundMail:
-    """Act on a held mail as if its sender had been vouched for: an admin read it and
-    trusts it. Any other outcome is final (409)."""
-    require_admin(actor)
-    row = await session.scalar(
-        select(InboundMail)
-        .options(undefer(InboundMail.raw))
-        .where(InboundMail.id == mail_id)
-        .with_for_update()
-    )
-    if row is None:
-        raise NotFound("No such received mail.")
-    if row.outcome is not InboundOutcome.HELD or row.raw is None:
-        raise Conflict(f"Only a held mail can be retried; this one is {row.outcome.value}.")
-    raw = row.raw
-    parsed = mailparse.parse(raw)
-    decision = await _decide(session, settings, parsed, raw, uploads, vouched=True)
-    _settle(row, decision, raw)
-    await session.flush()
-    return row
-
-
-async def ticket_number(session: AsyncSession, ticket_id: int | None) -> str | None:
-    if ticket_id is None:
-        return None
-    return await session.scalar(select(Ticket.number).where(Ticket.id == ticket_id))

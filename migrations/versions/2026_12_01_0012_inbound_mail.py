@@ -141,8 +141,10 @@ def downgrade() -> None:
     with op.batch_alter_table("ticket_event") as batch:
         batch.drop_column("channel")
     with op.batch_alter_table("reply") as batch:
+        batch.drop_constraint(op.f("ck_reply_channel"), type_="check")
         batch.drop_column("channel")
     with op.batch_alter_table("ticket") as batch:
+        batch.drop_constraint(op.f("ck_ticket_channel"), type_="check")
         batch.drop_column("channel")
     op.drop_table("ticket_cc")
     op.drop_index(op.f("ix_customer_mail_domain_customer_id"), table_name="customer_mail_domain")

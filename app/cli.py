@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -193,6 +194,58 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+EX_DATAERR = 65
+"""sysexits: the message is refused (too large, not a mail): the MTA bounces it."""
+EX_TEMPFAIL = 75
+"""sysexits: try again later (the API is down, the key is wrong): the MTA keeps the mail."""
+
+
+def _mailgate(args: argparse.Namespace) -> int:
+    """Post one message read on standard input to ``POST /api/v1/inbound/mail``.
+
+    For an MTA's pipe transport (as Request Tracker's ``rt-mailgate``): exit 0 when
+    the mail was received (a ticket, a reply, or a refusal recorded and answered),
+    75 when it must be delivered again later, 65 when the API will never take it.
+    """
+    import urllib.error
+    import urllib.request
+
+    key = os.environ.get("SPORTELLO_MAILGATE_KEY", "")
+    if args.key_file:
+        key = Path(args.key_file).read_text(encoding="utf-8").strip()
+    if not key:
+        print("mailgate: no API key (SPORTELLO_MAILGATE_KEY or --key-file)", file=sys.stderr)
+        return EX_TEMPFAIL
+    raw = sys.stdin.buffer.read(args.max_bytes + 1)
+    if len(raw) > args.max_bytes:
+        print("mailgate: the message is larger than --max-bytes", file=sys.stderr)
+        return EX_DATAERR
+    url = args.url.rstrip("/") + "/api/v1/inbound/mail?source=mailgate"
+    if not url.startswith(("http://", "https://")):
+        print("mailgate: --url must be an http:// or https:// URL", file=sys.stderr)
+        return EX_TEMPFAIL
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+        url,
+        data=raw,
+        method="POST",
+        headers={"Content-Type": "message/rfc822", "Authorization": f"Bearer {key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310
+            body = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        detail = ""
+        with contextlib.suppress(Exception):
+            detail = json.loads(exc.read()).get("detail", "")
+        print(f"mailgate: HTTP {exc.code} {detail}", file=sys.stderr)
+        return EX_DATAERR if exc.code in (400, 413, 415, 422) else EX_TEMPFAIL
+    except (OSError, ValueError) as exc:
+        print(f"mailgate: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    print(f"mailgate: {body.get('outcome')} {body.get('ticket_number') or ''}".rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sportello",
@@ -262,6 +315,21 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HELP,
     )
     demo.set_defaults(func=_demo_data)
+
+    gate = sub.add_parser(
+        "mailgate", help="post one mail read on stdin (an MTA's pipe)", formatter_class=HELP
+    )
+    gate.add_argument(
+        "--url",
+        default=os.environ.get("SPORTELLO_MAILGATE_URL", "http://127.0.0.1:8000"),
+        help="the Sportello server ($SPORTELLO_MAILGATE_URL if set)",
+    )
+    gate.add_argument("--key-file", help="a file holding the API key (scope mail:ingest)")
+    gate.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the API")
+    gate.add_argument(
+        "--max-bytes", type=int, default=25 * 1024 * 1024, help="largest mail accepted"
+    )
+    gate.set_defaults(func=_mailgate)
 
     spec = sub.add_parser("openapi", help="write the OpenAPI schema", formatter_class=HELP)
     spec.add_argument("--output", "-o", default="openapi.json", help="file to write, - for stdout")

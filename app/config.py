@@ -176,7 +176,28 @@ class Settings(BaseSettings):
         description="The public status page, e.g. https://help.example.com/t/{token}",
     )
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    inbox_imap_url: str = Field(
+        default="",
+        description="imaps://user:password@host:993/INBOX, or imap://...?starttls=true; empty: off",
+    )
+    inbox_imap_oauth2_token: str = ""
+    inbox_imap_ca_file: str = Field(
+        default="", description="A CA bundle for the IMAP server's certificate (private CAs)"
+    )
+    inbox_secret: str = Field(
+        default="", description="Key of the reply addresses' tokens (support+<token>@...)"
+    )
+    inbox_unknown_sender: str = Field(default="bounce", pattern="^(bounce|domain)$")
+    inbox_trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    inbox_max_tickets_per_hour: int = Field(default=10, ge=1, le=10000)
+    inbox_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    inbox_ticket_type: str = Field(
+        default="technical", pattern="^(administrative|commercial|technical|order)$"
+    )
+    inbox_batch_size: int = Field(default=20, ge=1, le=500)
+    mail_attachments_max_bytes: int = Field(default=5 * 1024 * 1024, ge=0)
+
+    @field_validator("cors_origins", "trusted_proxies", "inbox_trusted_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -322,6 +343,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def mail_domain(self) -> str:
+        """The domain of our Message-IDs (as ``infra/mail.py: message_id`` writes them)."""
+        return self.mail_from.rsplit("@", 1)[-1].strip("<> ").lower() or "localhost"
 
     @property
     def mail_enabled(self) -> bool:

@@ -37,6 +37,7 @@ from app.api.routers import (
     categories,
     customers,
     email_changes,
+    inbound,
     knowledge,
     meta,
     notifications,
@@ -143,6 +144,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public.router,
         knowledge.router,
         knowledge.solutions,
+        inbound.router,
+        inbound.customer_domains,
+        inbound.ticket_cc,
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     app.include_router(ops.router)

@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.infra import outbox
+from app.infra import answers, outbox
+from app.infra.imap import ImapError
 from app.infra.metrics import WORKER_METRICS
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
+from app.services import mailbox
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import tickets as ticket_service
 
@@ -53,6 +55,16 @@ async def run_jobs_once(sessions: async_sessionmaker[AsyncSession], settings: Se
     except Exception:
         WORKER_METRICS.failures.labels("mail_dispatch").inc()
         logger.exception("the mail dispatcher failed")
+    try:
+        done += await mailbox.poll(sessions, settings)
+    except ImapError as exc:
+        logger.warning("the IMAP inbox could not be polled: %s", exc)
+    except Exception:
+        logger.exception("polling the IMAP inbox failed")
+    try:
+        done += await answers.dispatch(sessions, settings)
+    except Exception:
+        logger.exception("the dispatcher of answers to received mail failed")
     return done
 
 

@@ -38,6 +38,9 @@ from tests.statements import StatementLog
 
 T = TypeVar("T")
 
+# The IMAP server fixtures (dovecot, inbox) of the e-mail channel's tests.
+pytest_plugins = ["tests.imapd"]
+
 PG_URL = os.environ.get("SPORTELLO_TEST_DATABASE_URL", "")
 METRICS_TOKEN = "metrics-scraper-secret-for-tests"
 
@@ -181,6 +184,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Settin
         rate_limit_per_user=1_000_000,
         rate_limit_per_api_key=1_000_000,
         rate_limit_per_address=1_000_000,
+        inbox_secret="test-inbox-secret",
+        inbox_trusted_hosts=["mx.sportello.test"],
         _env_file=None,  # type: ignore[call-arg]
     )
 

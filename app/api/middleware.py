@@ -135,7 +135,8 @@ class BodyLimitMiddleware:
 
     FastAPI reads a JSON body whole before validating it, so without this an anonymous
     client could make the process hold any amount of memory (a 200 MB login body did).
-    Multipart bodies are streamed to disk with limits of their own (app/api/multipart.py).
+    Multipart bodies are streamed to disk with limits of their own (app/api/multipart.py),
+    raw mails (message/rfc822) are bounded by INBOX_MAX_MESSAGE_BYTES (app/api/routers/inbound.py).
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -153,7 +154,7 @@ class BodyLimitMiddleware:
                 content_type = value.lower()
             elif name == b"content-length":
                 declared = value
-        if content_type.startswith(b"multipart/form-data"):
+        if content_type.startswith((b"multipart/form-data", b"message/rfc822")):
             await self.app(scope, receive, send)
             return
         if declared.isdigit() and int(declared) > self.limit:

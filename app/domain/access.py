@@ -28,6 +28,7 @@ class Scope(StrEnum):
     KB_READ = "kb:read"
     KB_WRITE = "kb:write"
     METRICS_READ = "metrics:read"
+    MAIL_INGEST = "mail:ingest"
 
 
 PASSWORD_MIN_LENGTH = 8
@@ -68,6 +69,8 @@ class Actor:
     """Where the caller's plain dates start (a user's profile; UTC for an API key)."""
     locale: str | None = None
     """The user's language (labels and category names follow it); None for an API key."""
+    channel: str | None = None
+    """How the caller reached us when it is not the API or the portal (``"email"``)."""
 
     @property
     def is_staff(self) -> bool:

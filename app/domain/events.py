@@ -14,6 +14,8 @@ class EventActor:
     user_id: int | None
     name: str
     role: str
+    channel: str | None = None
+    """How the actor reached us: ``email``, ``api`` or ``portal`` (None for the system)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from app.config import Settings
 from app.db.base import utcnow
 from app.domain.tickets import TicketStatus, label
+from app.infra.storage import StorageUnavailable, make_storage
 
 logger = logging.getLogger("sportello.mail")
 
@@ -114,6 +115,13 @@ class OutgoingMail:
     html: str
     secrets: tuple[str, ...] = ()
     """Strings of the body that must not reach a log (the public link's token)."""
+    reply_to: str | None = None
+    """The ticket's reply address: what the recipient writes back becomes a reply."""
+    thread: str | None = None
+    """The Message-ID every mail of the ticket refers to, so mail clients thread them."""
+    files: tuple[dict[str, Any], ...] = ()
+    """A public reply's files (``filename``, ``content_type``, ``size``, ``sha256``, ``url``):
+    attached when together within ``MAIL_ATTACHMENTS_MAX_BYTES``; the text links them anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +158,56 @@ def message_id(notification_id: int, created_at_epoch: int, mail_from: str) -> s
     return f"<notification-{notification_id}.{created_at_epoch}@{domain}>"
 
 
-def build_message(mail: OutgoingMail, settings: Settings) -> EmailMessage:
+def attachable(mail: OutgoingMail, settings: Settings) -> bool:
+    total = sum(int(f.get("size", 0)) for f in mail.files)
+    return bool(mail.files) and total <= settings.mail_attachments_max_bytes
+
+
+async def load_files(mail: OutgoingMail, settings: Settings) -> dict[str, bytes]:
+    """The bytes of a mail's files when they travel with it (none when too large together)."""
+    if not attachable(mail, settings):
+        return {}
+    storage = make_storage(settings)
+    out: dict[str, bytes] = {}
+    try:
+        for f in mail.files:
+            sha = str(f["sha256"])
+            if sha not in out:
+                out[sha] = b"".join([chunk async for chunk in storage.read(sha)])
+    except (OSError, ValueError, StorageUnavailable):
+        logger.warning("files of %s could not be read: sent as links only", mail.message_id)
+        return {}
+    finally:
+        await storage.aclose()
+    return out
+
+
+def build_message(
+    mail: OutgoingMail, settings: Settings, files: dict[str, bytes] | None = None
+) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = one_line(mail.subject)
     msg["From"] = formataddr((one_line(settings.mail_from_name, 100), settings.mail_from))
     msg["To"] = mail.recipient
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = mail.message_id
+    if mail.reply_to:
+        msg["Reply-To"] = one_line(mail.reply_to, 320)
+    if mail.thread:
+        msg["In-Reply-To"] = one_line(mail.thread, 300)
+        msg["References"] = one_line(mail.thread, 300)
     # RFC 3834: out-of-office replies must not answer an automatic message.
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
+    for f in mail.files:
+        data = (files or {}).get(str(f["sha256"]))
+        if data is None:
+            continue
+        maintype, _, subtype = str(f["content_type"]).partition("/")
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype or "octet-stream", filename=str(f["filename"])
+        )
     return msg
 
 
@@ -238,7 +285,8 @@ class SmtpMailer:
     ) -> None:
         for i, mail in enumerate(mails):
             try:
-                await smtp.send_message(build_message(mail, self.settings))
+                files = await load_files(mail, self.settings)
+                await smtp.send_message(build_message(mail, self.settings, files))
                 outcomes[i] = DELIVERED
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 codes = [r.code for r in exc.recipients]

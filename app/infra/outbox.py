@@ -149,6 +149,9 @@ def outgoing(claimed: Claimed, settings: Settings) -> OutgoingMail:
         text=rendered.text,
         html=rendered.html,
         secrets=(claimed.secret,) if claimed.secret else (),
+        reply_to=claimed.context.get("reply_to"),
+        thread=claimed.context.get("thread"),
+        files=tuple(claimed.context.get("files", ())),
     )
 
 

@@ -23,11 +23,19 @@ from sqlalchemy.orm.util import identity_key
 
 from app.config import Settings, get_settings
 from app.db.base import utcnow
-from app.db.models import Customer, Notification, Reply, Ticket, User
+from app.db.models import Attachment, Customer, Notification, Reply, Ticket, TicketCc, User
 from app.db.pagination import decode_id_cursor, encode_cursor
 from app.domain.access import Actor, Locale, Role, require_admin
 from app.domain.errors import Conflict, NotFound
-from app.domain.events import DomainEvent, EventActor, ReplyPosted, StatusChanged, TicketOpened
+from app.domain.events import (
+    AttachmentAdded,
+    DomainEvent,
+    EventActor,
+    ReplyPosted,
+    StatusChanged,
+    TicketOpened,
+)
+from app.domain.inbound import reply_address, thread_id
 from app.domain.notifications import (
     Audience,
     NotificationKind,
@@ -44,6 +52,35 @@ from app.services import public_links, timeline
 _REPLY_MAILS = "sportello.customer_reply_mails"
 """``session.info`` key: the customer-reply mail queued in this transaction, by ticket, so the
 status change that the reply causes next can amend it instead of sending a second mail."""
+
+
+_REPLY_FILE_MAILS = "sportello.reply_file_mails"
+"""``session.info`` key: the mails of an agent's public reply, by reply id, so that the reply's
+files (attached after it, in the same transaction) travel with them."""
+
+
+async def _file_added(session: AsyncSession, event: AttachmentAdded) -> None:
+    """A public reply's file joins its mails: attached when they are small enough (see
+    ``infra/mail.py``), else as a link that needs a login."""
+    if event.internal or event.reply_id is None:
+        return
+    mails = session.info.get(_REPLY_FILE_MAILS, {}).get(event.reply_id)
+    if not mails:
+        return
+    row = await session.get(Attachment, event.attachment_id)  # in the identity map: no query
+    if row is None:
+        return
+    url = f"{_settings(session).public_base_url}/api/v1/attachments/{row.id}/content"
+    entry = {
+        "id": row.id,
+        "filename": row.filename,
+        "content_type": row.content_type,
+        "size": row.size,
+        "sha256": row.sha256,
+        "url": url,
+    }
+    for mail in mails:
+        mail.context = {**mail.context, "files": [*mail.context.get("files", []), entry]}
 
 
 def _settings(session: AsyncSession) -> Settings:
@@ -71,8 +108,12 @@ class _Facts:
     customer_name: str
     locale: Locale
 
-    def context(self, **extra: Any) -> dict[str, Any]:
+    def context(self, settings: Settings, **extra: Any) -> dict[str, Any]:
         return {
+            # The e-mail channel's headers: replies come back to the ticket (services/inbound/).
+            "reply_to": reply_address(settings.support_email, settings.inbox_secret, self.number)
+            or None,
+            "thread": thread_id(self.number, settings.mail_domain),
             "number": self.number,
             "subject": self.subject,
             "status": self.status.value,
@@ -173,7 +214,10 @@ async def _queue(
     planned: Planned,
     facts: _Facts,
     context: dict[str, Any],
+    created: list[Notification] | None = None,
 ) -> Notification | None:
+    """Queue the planned mail (and its copies to the ticket's CC); ``created`` collects
+    every row written."""
     settings = _settings(session)
     to = await _recipient(session, settings, facts, planned.audience)
     if to is None:
@@ -197,6 +241,30 @@ async def _queue(
         created_at=now,
     )
     session.add(notification)
+    if created is not None:
+        created.append(notification)
+    if planned.audience is Audience.CONTACT and planned.kind is not NotificationKind.CONFIRMATION:
+        # The ticket's CC addresses get its public updates too (not the confirmation, whose
+        # status link is the contact's own).
+        cc = await session.scalars(
+            select(TicketCc.email).where(TicketCc.ticket_id == ticket_id).order_by(TicketCc.id)
+        )
+        for address in cc.all():
+            if address != recipient:
+                copy = Notification(
+                    ticket_id=ticket_id,
+                    kind=planned.kind,
+                    recipient=address,
+                    locale=locale,
+                    context=context,
+                    status=NotificationStatus.QUEUED,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+                session.add(copy)
+                if created is not None:
+                    created.append(copy)
     return notification
 
 
@@ -218,6 +286,8 @@ async def queue_mail(session: AsyncSession, event: DomainEvent) -> None:
             await _status_changed(session, event)
         case ReplyPosted():
             await _replied(session, event)
+        case AttachmentAdded():
+            await _file_added(session, event)
         case _:
             return
     # Flushed here, so a failing row fails the change (inside its savepoint, if any).
@@ -227,6 +297,7 @@ async def queue_mail(session: AsyncSession, event: DomainEvent) -> None:
 async def _opened(session: AsyncSession, event: TicketOpened) -> None:
     facts = await _facts(session, event.ticket_id)
     context = facts.context(
+        _settings(session),
         description=summary(facts.description),
         type=facts.type,
         severity=facts.severity,
@@ -247,6 +318,7 @@ async def _status_changed(session: AsyncSession, event: StatusChanged) -> None:
         reply_mail.context = {**reply_mail.context, "reopened": True}
     facts = await _facts(session, event.ticket_id)
     context = facts.context(
+        _settings(session),
         from_status=event.from_status.value,
         to_status=event.to_status.value,
         solution=facts.solution if event.to_status is TicketStatus.RESOLVED else None,
@@ -270,11 +342,17 @@ async def _replied(session: AsyncSession, event: ReplyPosted) -> None:
         return
     facts = await _facts(session, event.ticket_id)
     context = facts.context(
-        author_name=_author(event.actor, reply.author_name), body=reply.body, reopened=False
+        _settings(session),
+        author_name=_author(event.actor, reply.author_name),
+        body=reply.body,
+        reopened=False,
     )
     queued = None
+    created: list[Notification] = []
     for planned in plans:
-        queued = await _queue(session, event.ticket_id, planned, facts, context)
+        queued = await _queue(session, event.ticket_id, planned, facts, context, created)
+    if not by_customer:
+        session.info.setdefault(_REPLY_FILE_MAILS, {})[reply.id] = created
     if by_customer:
         session.info.setdefault(_REPLY_MAILS, {})[event.ticket_id] = queued
 

@@ -12,6 +12,7 @@ from app.db.pagination import page_by_id
 from app.domain.access import Actor
 from app.domain.errors import Conflict, Forbidden
 from app.domain.events import ReplyPosted, StatusChanged
+from app.domain.inbound import channel_of
 from app.domain.tickets import Visibility, after_reply, can_reply, mover_of
 from app.services import attachments as attachment_service
 from app.services import timeline
@@ -50,6 +51,7 @@ async def post_reply(
         author_role=actor.role.value,
         body=body,
         visibility=visibility,
+        channel=channel_of(actor),
         created_at=now,
     )
     session.add(reply)

@@ -24,6 +24,7 @@ from app.domain.events import (
     TicketAssigned,
     TicketOpened,
 )
+from app.domain.inbound import channel_of
 from app.domain.tickets import Visibility
 
 Subscriber = Callable[[AsyncSession, DomainEvent], Awaitable[None]]
@@ -40,7 +41,9 @@ def subscribe(subscriber: Subscriber) -> Subscriber:
 def event_actor(actor: Actor | None) -> EventActor | None:
     if actor is None:
         return None
-    return EventActor(user_id=actor.user_id, name=actor.name, role=actor.role.value)
+    return EventActor(
+        user_id=actor.user_id, name=actor.name, role=actor.role.value, channel=channel_of(actor)
+    )
 
 
 def _row(event: DomainEvent) -> TicketEvent:
@@ -55,6 +58,7 @@ def _row(event: DomainEvent) -> TicketEvent:
     match event:
         case TicketOpened():
             row.kind = "created"
+            row.channel = who.channel if who else None
         case StatusChanged():
             row.kind = "status_changed"
             row.from_status = event.from_status.value
@@ -66,6 +70,7 @@ def _row(event: DomainEvent) -> TicketEvent:
             row.assignee_id = event.assignee_id
         case ReplyPosted():
             row.kind = "replied"
+            row.channel = who.channel if who else None
             row.reply_id = event.reply_id
             row.internal = event.visibility is Visibility.INTERNAL
         case AttachmentAdded():

@@ -34,6 +34,7 @@ def test_an_agent_answers_and_the_customer_reads_it(desk: Desk) -> None:
         "author_role": "agent",
         "body": "Può inviarci uno screenshot dell'errore?",
         "visibility": "public",
+        "channel": "portal",
         "created_at": "",
         "attachments": [],
     }

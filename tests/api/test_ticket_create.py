@@ -83,6 +83,7 @@ def test_a_customer_user_opens_a_ticket_for_their_customer(desk: Desk) -> None:
             "email": user["email"],
             "preferred_channel": "email",
         },
+        "channel": "portal",
         "created_at": "",
         "updated_at": "",
         "resolved_at": None,

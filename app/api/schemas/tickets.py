@@ -28,6 +28,7 @@ from app.api.schemas.common import (
 )
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.dates import start_of_day
+from app.domain.inbound import Channel
 from app.domain.tickets import (
     ContactChannel,
     Severity,
@@ -197,6 +198,7 @@ class TicketRead(Output):
     solution: str | None
     parent_id: int | None
     contact: ContactOut
+    channel: Channel = Field(description="How the ticket came in: email, api or portal")
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
@@ -230,6 +232,7 @@ def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
             "email": ticket.contact_email,
             "preferred_channel": ticket.contact_channel,
         },
+        "channel": ticket.channel,
         "created_at": ticket.created_at,
         "updated_at": ticket.updated_at,
         "resolved_at": ticket.resolved_at,
@@ -358,6 +361,9 @@ class EventRead(Output):
     solution: str | None = Field(
         default=None, description="On a move to `resolved`: the solution given then."
     )
+    channel: Channel | None = Field(
+        default=None, description="On `created` and `replied`: email, api or portal"
+    )
     created_at: datetime
 
     @classmethod
@@ -377,6 +383,7 @@ class EventRead(Output):
                 "assignee_id": event.assignee_id,
                 "attachment_id": event.attachment_id,
                 "solution": event.solution,
+                "channel": event.channel,
                 "created_at": event.created_at,
             }
         )
@@ -402,6 +409,7 @@ class ReplyRead(Output):
     author_role: str
     body: str
     visibility: Visibility
+    channel: Channel
     created_at: datetime
     attachments: list[AttachmentRead] = Field(default_factory=list)
 

@@ -12,6 +12,7 @@ from app.db.models.accounts import (
     str_enum,
 )
 from app.db.models.attachments import Attachment
+from app.db.models.inbound import CustomerMailDomain, InboundMail, TicketCc
 from app.db.models.knowledge import KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.portal import ReadMarker
@@ -30,15 +31,18 @@ __all__ = [
     "AuthToken",
     "Category",
     "Customer",
+    "CustomerMailDomain",
     "CustomerOrder",
     "EmailChange",
     "IdempotencyKey",
+    "InboundMail",
     "KbArticle",
     "LoginFailure",
     "Notification",
     "ReadMarker",
     "Reply",
     "Ticket",
+    "TicketCc",
     "TicketCounter",
     "TicketEvent",
     "TicketPublicLink",

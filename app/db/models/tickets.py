@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.base import Base, UTCDateTime, utcnow
 from app.db.models.accounts import Customer, str_enum
+from app.domain.inbound import Channel
 from app.domain.tickets import ContactChannel, Severity, TicketStatus, TicketType, Visibility
 
 
@@ -106,6 +107,9 @@ class Ticket(Base):
     has_attachments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The length of the public replies joined by newlines: a reply indexes only its own words.
     public_reply_chars: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    channel: Mapped[Channel] = mapped_column(
+        str_enum(Channel, "channel"), default=Channel.PORTAL, server_default=Channel.PORTAL.value
+    )
 
     customer: Mapped[Customer] = relationship(lazy="raise")
 
@@ -143,6 +147,7 @@ class TicketEvent(Base):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     # The solution given by a move to ``resolved``: it stays in the history after a reopening.
     solution: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -159,6 +164,9 @@ class Reply(Base):
     author_role: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility, "visibility"))
+    channel: Mapped[Channel] = mapped_column(
+        str_enum(Channel, "channel"), default=Channel.PORTAL, server_default=Channel.PORTAL.value
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

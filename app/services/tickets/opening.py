@@ -30,6 +30,7 @@ from app.domain.errors import (
     NotFound,
 )
 from app.domain.events import TicketOpened
+from app.domain.inbound import channel_of
 from app.domain.tickets import (
     ContactChannel,
     Severity,
@@ -284,6 +285,7 @@ async def _create(
         contact_phone=contact.phone,
         contact_email=contact.email,
         contact_channel=contact.preferred_channel,
+        channel=channel_of(actor),
         created_at=now,
         updated_at=now,
         status_changed_at=now,

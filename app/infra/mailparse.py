@@ -1,0 +1,235 @@
+"""Reading a raw RFC 5322 message: its headers, its text, its files.
+
+The standard library's parser (``policy.default``) decodes RFC 2047 headers,
+quoted-printable and base64, and the declared character sets; a part whose
+declared charset lies (Windows-1252 declared as ISO-8859-1, undeclared 8-bit
+text) is decoded by trying UTF-8 first, then Windows-1252, which maps every
+byte. An HTML-only mail is made text with inscriptis (no script, no style, no
+remote content survives: only the text is kept). The quoted history of a reply
+and its signature are cut with mail-parser-reply (multilingual), plus the few
+client phrasings it misses.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parseaddr
+
+from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
+from mailparser_reply import EmailReplyParser
+
+from app.domain.inbound import MailFacts, normalise_address
+
+REPLY_MARKER = "##-"
+"""Our mails put a line starting with this above their text: what a reply puts above it is
+the answer (``reply above this line``)."""
+
+MAX_BODY_CHARS = 20_000
+LOOP_HEADERS = (
+    "auto-submitted",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "list-id",
+    "list-unsubscribe",
+    "content-language",
+    "accept-language",
+)
+
+_LANGUAGES = ["en", "it", "es", "de", "fr"]
+_REPLY_PARSER = EmailReplyParser(languages=_LANGUAGES)
+_HTML_CONFIG = ParserConfig(display_links=False, display_images=False)
+
+# Reply headers mail-parser-reply misses: Apple Mail's and Gmail's Spanish and Italian
+# phrasings, which may wrap over two lines, and the mobile clients' signatures.
+_QUOTE_HEADER = re.compile(
+    r"^\s*(On\b.{0,200}?\bwrote:|El\b.{0,200}?\bescribi[oó]:|Il\b.{0,200}?\bha scritto:"
+    r"|Le\b.{0,200}?\ba écrit\s*:|Am\b.{0,200}?\bschrieb\b.{0,100}?:)\s*$",
+    re.IGNORECASE | re.MULTILINE | re.DOTALL,
+)
+_MOBILE = re.compile(
+    r"^\s*(Sent from my \w+|Enviado desde mi \w+|Inviato da(l mio)? \w+|Get Outlook for \w+"
+    r"|Obtener Outlook para \w+|Scarica Outlook per \w+)\b.*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MailFile:
+    filename: str
+    declared_type: str
+    data: bytes
+    inline: bool
+
+
+@dataclass(slots=True)
+class ParsedMail:
+    facts: MailFacts
+    from_name: str
+    text: str
+    """The answer, quoted history and signature cut."""
+    full_text: str
+    files: list[MailFile] = field(default_factory=list)
+    language: str | None = None
+
+
+def _decode(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = (part.get_content_charset() or "").lower()
+    candidates = [charset] if charset else []
+    candidates += ["utf-8", "windows-1252"]
+    for name in candidates:
+        if name in ("iso-8859-1", "latin-1", "us-ascii", "ascii"):
+            # Mail clients write Windows-1252 (the euro sign, curly quotes) and call it Latin-1.
+            name = "windows-1252"
+        try:
+            return payload.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("utf-8", errors="replace")
+
+
+def _addresses(msg: Message, *names: str) -> tuple[str, ...]:
+    values = [str(v) for name in names for v in (msg.get_all(name) or [])]
+    out = [normalise_address(addr) for _, addr in getaddresses(values) if "@" in addr]
+    return tuple(dict.fromkeys(out))
+
+
+def _ids(value: str | None) -> tuple[str, ...]:
+    return tuple(re.findall(r"<[^<>\s]+>", value or ""))
+
+
+_C1 = re.compile("[\x80-\x9f]")
+_FORWARD = re.compile(r"^\s*(fwd?|tr|rv|i|enc|wg)\s*:", re.IGNORECASE)
+
+
+def _cp1252(value: str) -> str:
+    """An RFC 2047 word declared ISO-8859-1 that holds Windows-1252 (the euro sign, curly
+    quotes) decodes to C1 control characters: read those bytes as Windows-1252."""
+    if not _C1.search(value):
+        return value
+    try:
+        return value.encode("latin-1").decode("windows-1252")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return _C1.sub("", value)
+
+
+def html_to_text(html: str) -> str:
+    """Only the text of an HTML part: scripts, styles and markup dropped, layout kept."""
+    return str(get_text(html, _HTML_CONFIG)).strip()
+
+
+def strip_reply(text: str) -> str:
+    """The new part of a reply: above our marker, above the quoted history, no signature."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    for i, line in enumerate(lines):
+        if line.lstrip("> ").startswith(REPLY_MARKER):
+            lines = lines[:i]
+            break
+    text = "\n".join(lines)
+    match = _QUOTE_HEADER.search(text)
+    if match:
+        text = text[: match.start()]
+    try:
+        text = str(_REPLY_PARSER.parse_reply(text=text))
+    except Exception:  # a library failing on odd text must not lose the mail: keep it whole
+        text = text.strip()
+    text = _MOBILE.sub("", text)
+    # A plain signature after the "-- " delimiter (RFC 3676), and trailing quoted lines.
+    text = re.split(r"^--\s*$", text, maxsplit=1, flags=re.MULTILINE)[0]
+    kept = text.rstrip().split("\n")
+    while kept and (kept[-1].startswith(">") or not kept[-1].strip()):
+        kept.pop()
+    return "\n".join(kept).strip()
+
+
+def _walk(msg: EmailMessage) -> tuple[str | None, str | None, list[MailFile]]:
+    plain: str | None = None
+    html: str | None = None
+    files: list[MailFile] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = part.get_content_disposition()
+        filename = part.get_filename()
+        if (
+            ctype == "message/rfc822"
+            or (disposition in ("attachment", "inline") and filename)
+            or (ctype.startswith(("image/", "video/", "application/")) and disposition != "inline")
+        ):
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                files.append(
+                    MailFile(
+                        filename=filename or "attachment",
+                        declared_type=ctype,
+                        data=data,
+                        inline=disposition == "inline" or bool(part.get("Content-ID")),
+                    )
+                )
+            continue
+        if ctype.startswith("image/"):  # an inline image with no name: kept as a file too
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                files.append(MailFile("image", ctype, data, inline=True))
+            continue
+        if ctype == "text/plain" and plain is None:
+            plain = _decode(part)
+        elif ctype == "text/html" and html is None:
+            html = _decode(part)
+    return plain, html, files
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Read a message; never raises on a malformed one (whatever can be read is kept)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+
+    def header(name: str) -> str:
+        try:
+            value = msg.get(name)
+        except Exception:  # a header the policy cannot parse: its raw form
+            value = None
+        return _cp1252(" ".join(str(value).split())) if value is not None else ""
+
+    name, sender = parseaddr(header("from"))
+    report = msg.get_content_type()
+    if report == "multipart/report":
+        plain, html, files = None, None, list[MailFile]()
+    else:
+        plain, html, files = _walk(msg)
+    full = plain if plain and plain.strip() else html_to_text(html) if html else ""
+    full = full.replace("\r\n", "\n")[: MAX_BODY_CHARS * 5]
+    facts = MailFacts(
+        message_id=(_ids(header("message-id")) or ("",))[0],
+        sender=normalise_address(sender),
+        recipients=_addresses(msg, "to", "delivered-to", "x-original-to", "envelope-to"),
+        cc=_addresses(msg, "cc"),
+        subject=header("subject"),
+        in_reply_to=_ids(header("in-reply-to")),
+        references=_ids(header("references")),
+        headers={h: header(h) for h in LOOP_HEADERS if msg.get(h) is not None},
+        content_type=report,
+        authentication_results=tuple(
+            " ".join(str(v).split()) for v in (msg.get_all("authentication-results") or [])
+        ),
+    )
+    return ParsedMail(
+        facts=facts,
+        from_name=name.strip(),
+        # A forward is all news to us: its quoted part is the point, kept whole.
+        text=(full.strip() if _FORWARD.match(facts.subject) else strip_reply(full))[
+            :MAX_BODY_CHARS
+        ],
+        full_text=full.strip()[:MAX_BODY_CHARS],
+        files=files,
+    )

@@ -1,0 +1,280 @@
+"""The e-mail channel through HTTP: who may post mail, what admins see, held mail retried,
+mail domains and CC lists, and outgoing mail that can be answered."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from app.config import Settings
+from app.db.session import make_sessionmaker
+from app.domain.inbound import InboundSource
+from app.infra.storage import make_storage
+from app.services import inbound as inbound_service
+from app.services.attachments import Uploads
+from tests import samples
+from tests.conftest import Database
+from tests.factories import Desk, problem
+from tests.smtp import SmtpSink, dispatch
+
+RFC822 = {"content-type": "message/rfc822"}
+
+
+def mail(
+    sender: str,
+    subject: str = "Richiesta di assistenza",
+    body: str = "Il gestionale non si avvia.",
+    message_id: str = "<m-1@rossi.example>",
+    **headers: str,
+) -> bytes:
+    extra = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+    return (
+        f"From: {sender}\r\nTo: support@sportello.test\r\nSubject: {subject}\r\n"
+        f"Message-ID: {message_id}\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body}\r\n"
+    ).encode()
+
+
+def post(client: httpx.Client, raw: bytes) -> httpx.Response:
+    return client.post("/inbound/mail", content=raw, headers=RFC822)
+
+
+def test_only_a_mail_ingest_key_or_an_admin_may_post_mail(desk: Desk) -> None:
+    raw = mail("nobody@nowhere.example")
+    problem(post(desk.api_key("tickets:write"), raw), 403)
+    problem(post(desk.agent(), raw), 403)
+    problem(post(desk.anonymous(), raw), 401)
+    assert post(desk.admin(), raw).status_code == 201
+    assert post(desk.api_key("mail:ingest"), raw).status_code == 200
+
+
+def test_the_body_must_be_a_bounded_rfc822_message(desk: Desk, settings: Settings) -> None:
+    gate = desk.api_key("mail:ingest")
+    problem(gate.post("/inbound/mail", json={"raw": "x"}), 415)
+    problem(gate.post("/inbound/mail", content=b"", headers=RFC822), 400)
+    big = b"x" * (settings.inbox_max_message_bytes + 1)
+    problem(gate.post("/inbound/mail", content=big, headers=RFC822), 413)
+
+
+def test_admins_list_received_mail_by_outcome_and_retry_a_held_one(desk: Desk) -> None:
+    rossi = desk.customer()
+    mario = desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    desk.user("agent", email="anna@sportello.example", name="Anna")
+    ticket = desk.ticket(mario, rossi)
+    gate = desk.api_key("mail:ingest")
+    spoofed = mail(
+        "anna@sportello.example",
+        subject=f"Re: [{ticket['number']}] Nuova risposta",
+        body="Risolto, chiudo.",
+        message_id="<held-1@evil.example>",
+    )
+    held = post(gate, spoofed).json()
+    assert held["outcome"] == "held" and held["ticket_id"] is None
+    assert post(gate, mail("stranger@nowhere.example")).json()["outcome"] == "refused"
+
+    admin = desk.admin()
+    listed = admin.get("/inbound/mails", params={"outcome": "held"}).json()
+    assert [m["id"] for m in listed["items"]] == [held["id"]]
+    page = admin.get("/inbound/mails", params={"limit": 1}).json()
+    assert len(page["items"]) == 1 and page["next_cursor"]
+    problem(mario.get("/inbound/mails"), 403)
+    problem(desk.agent().post(f"/inbound/mails/{held['id']}/retry"), 403)
+
+    retried = admin.post(f"/inbound/mails/{held['id']}/retry")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["outcome"] == "reply"
+    assert retried.json()["ticket_number"] == ticket["number"]
+    replies = admin.get(f"/tickets/{ticket['id']}/replies").json()["items"]
+    assert [(r["author_role"], r["body"]) for r in replies] == [("agent", "Risolto, chiudo.")]
+    problem(admin.post(f"/inbound/mails/{held['id']}/retry"), 409)
+    problem(admin.post("/inbound/mails/999999/retry"), 404)
+
+
+def test_a_customer_reply_by_mail_wakes_a_waiting_ticket(desk: Desk) -> None:
+    rossi = desk.customer()
+    mario = desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    agent = desk.agent()
+    ticket = desk.ticket(mario, rossi)
+    desk.move(agent, ticket, "waiting_customer")
+    raw = mail(
+        "Mario <mario.rossi@rossi.example>",
+        subject=f"Re: [{ticket['number']}] Cambio di stato",
+        body="Ecco i dati richiesti.",
+    )
+    got = post(desk.api_key("mail:ingest"), raw).json()
+    assert got["outcome"] == "reply"
+    assert mario.get(f"/tickets/{ticket['id']}").json()["status"] == "in_progress"
+    events = mario.get(f"/tickets/{ticket['id']}/events").json()["items"]
+    replied = [e for e in events if e["kind"] == "replied"]
+    assert replied[0]["channel"] == "email"
+    created = [e for e in events if e["kind"] == "created"]
+    assert created[0]["channel"] == "portal"
+
+
+def test_tickets_say_which_channel_they_came_by(desk: Desk) -> None:
+    rossi = desk.customer()
+    key = desk.api_key("tickets:write", "tickets:read")
+    by_key = desk.ticket(key, rossi, contact={"email": "ops@rossi.example"})
+    assert by_key["channel"] == "api"
+    assert desk.ticket(desk.customer_user(rossi), rossi)["channel"] == "portal"
+
+
+def test_mail_domains_of_customers(desk: Desk) -> None:
+    admin = desk.admin()
+    rossi, bianchi = desk.customer(), desk.customer()
+    r = admin.put(
+        f"/customers/{rossi['id']}/mail-domains", json={"domains": ["Rossi.example", "@rossi.it"]}
+    )
+    assert r.json() == {"domains": ["rossi.example", "rossi.it"]}
+    assert admin.get(f"/customers/{rossi['id']}/mail-domains").json()["domains"] == [
+        "rossi.example",
+        "rossi.it",
+    ]
+    problem(
+        admin.put(f"/customers/{bianchi['id']}/mail-domains", json={"domains": ["rossi.it"]}), 409
+    )
+    problem(
+        admin.put(f"/customers/{bianchi['id']}/mail-domains", json={"domains": ["not a domain"]}),
+        422,
+    )
+    problem(desk.customer_user(rossi).get(f"/customers/{rossi['id']}/mail-domains"), 403)
+    problem(admin.get("/customers/999999/mail-domains"), 404)
+
+
+def _outgoing(mailbox: SmtpSink, db: Database, to: str) -> Any:
+    dispatch(db)
+    return mailbox.one_to(to)
+
+
+def test_notifications_can_be_answered_and_the_answer_threads(
+    desk: Desk, db: Database, mailbox: SmtpSink, settings: Settings
+) -> None:
+    rossi = desk.customer(locale="es")
+    mario = desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    agent = desk.agent()
+    ticket = desk.ticket(mario, rossi)
+    dispatch(db)
+    mailbox.clear()
+    desk.reply(agent, ticket, body="Pruebe a reiniciar el servicio.")
+    sent = _outgoing(mailbox, db, "mario.rossi@rossi.example").message
+    assert f"[{ticket['number']}]" in str(sent["Subject"])
+    assert str(sent["Reply-To"]).startswith("desk+" + ticket["number"].lower() + ".")
+    assert str(sent["References"]) == f"<ticket-{ticket['number']}@sportello.example>"
+    text = sent.get_body(("plain",)).get_content()
+    assert text.startswith("##- Escriba su respuesta encima de esta línea -##")
+
+    # The customer's client answers: To the Reply-To address, quoting our mail.
+    answer = (
+        f"From: Mario <mario.rossi@rossi.example>\r\nTo: {sent['Reply-To']}\r\n"
+        "Subject: Re: no number here\r\nMessage-ID: <answer-from-mario@rossi.example>\r\n"
+        f"In-Reply-To: {sent['Message-ID']}\r\nReferences: {sent['References']}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nYa funciona, gracias.\r\n\r\n"
+        "> ##- Escriba su respuesta encima de esta línea -##\r\n> Pruebe a reiniciar.\r\n"
+    ).encode()
+    got = post(desk.api_key("mail:ingest"), answer).json()
+    assert got["outcome"] == "reply" and got["ticket_id"] == ticket["id"]
+    replies = agent.get(f"/tickets/{ticket['id']}/replies").json()["items"]
+    assert replies[-1]["body"] == "Ya funciona, gracias."
+
+
+def test_cc_addresses_receive_public_updates(desk: Desk, db: Database, mailbox: SmtpSink) -> None:
+    admin = desk.admin()
+    rossi = desk.customer()
+    admin.put(f"/customers/{rossi['id']}/mail-domains", json={"domains": ["rossi.example"]})
+    mario = desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    agent = desk.agent()
+    ticket = desk.ticket(mario, rossi)
+    problem(mario.put(f"/tickets/{ticket['id']}/cc", json={"emails": ["x@outside.example"]}), 422)
+    r = mario.put(f"/tickets/{ticket['id']}/cc", json={"emails": ["giulia@rossi.example"]})
+    assert r.status_code == 200 and r.json()["emails"] == ["giulia@rossi.example"]
+    other = desk.customer_user(desk.customer())
+    problem(other.get(f"/tickets/{ticket['id']}/cc"), 404)
+    dispatch(db)
+    mailbox.clear()
+    desk.reply(agent, ticket, body="Risposta per tutti.")
+    desk.reply(agent, ticket, body="Nota interna.", visibility="internal")
+    dispatch(db)
+    assert len(mailbox.to("giulia@rossi.example")) == 1
+    assert "Risposta per tutti." in mailbox.one_to("giulia@rossi.example").text
+
+
+def _receive(db: Database, settings: Settings, raw: bytes) -> Any:
+    async def go() -> Any:
+        uploads = Uploads(make_storage(settings.storage_dir), max_files=2, max_bytes=10**6)
+        async with make_sessionmaker(db.engine, settings).begin() as session:
+            received = await inbound_service.receive(
+                session, settings, raw, source=InboundSource.API, uploads=uploads
+            )
+        await uploads.close(failed=False)
+        return received.mail
+
+    return db.run(go())
+
+
+def test_unknown_senders_open_tickets_by_mail_domain_when_the_policy_says_so(
+    desk: Desk, db: Database, settings: Settings
+) -> None:
+    rossi = desk.customer()
+    desk.admin().put(f"/customers/{rossi['id']}/mail-domains", json={"domains": ["rossi.example"]})
+    by_domain = settings.model_copy(update={"inbox_unknown_sender": "domain"})
+    row = _receive(db, by_domain, mail("Luca <luca@rossi.example>", message_id="<d-1@x>"))
+    assert row.outcome == "ticket"
+    ticket = desk.admin().get(f"/tickets/{row.ticket_id}").json()
+    assert ticket["customer_id"] == rossi["id"] and ticket["requester_id"] is None
+    assert ticket["contact"]["email"] == "luca@rossi.example"
+    row = _receive(db, by_domain, mail("x@elsewhere.example", message_id="<d-2@x>"))
+    assert row.outcome == "refused" and row.answer_kind == "unknown_sender"
+    # The default policy bounces them.
+    row = _receive(db, settings, mail("luca@rossi.example", message_id="<d-3@x>"))
+    assert row.outcome == "refused"
+
+
+def test_a_sender_opens_at_most_n_tickets_an_hour(
+    desk: Desk, db: Database, settings: Settings
+) -> None:
+    rossi = desk.customer()
+    desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    capped = settings.model_copy(update={"inbox_max_tickets_per_hour": 2})
+    outcomes = [
+        _receive(db, capped, mail("mario.rossi@rossi.example", message_id=f"<cap-{n}@x>")).outcome
+        for n in range(3)
+    ]
+    assert outcomes == ["ticket", "ticket", "refused"]
+    assert db.scalar("SELECT count(*) FROM ticket") == 2
+
+
+def test_a_public_replys_files_travel_with_its_mail_or_as_links(
+    desk: Desk, db: Database, mailbox: SmtpSink, settings: Settings
+) -> None:
+    rossi = desk.customer()
+    mario = desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    agent = desk.agent()
+    ticket = desk.ticket(mario, rossi)
+    dispatch(db)
+    mailbox.clear()
+    image = samples.png("schema")
+
+    def reply(body: str) -> None:
+        r = agent.post(
+            f"/tickets/{ticket['id']}/replies",
+            data={"payload": json.dumps({"body": body, "visibility": "public"})},
+            files={"files": ("schema.png", image, "image/png")},
+        )
+        assert r.status_code == 201, r.text
+
+    reply("Ecco lo schema.")
+    dispatch(db)
+    sent = mailbox.one_to("mario.rossi@rossi.example")
+    (attached,) = list(sent.message.iter_attachments())
+    assert attached.get_filename() == "schema.png"
+    assert attached.get_content() == image
+    assert "/api/v1/attachments/" in sent.text
+
+    mailbox.clear()
+    reply("Di nuovo lo schema.")
+    dispatch(db, settings.model_copy(update={"mail_attachments_max_bytes": len(image) - 1}))
+    sent = mailbox.one_to("mario.rossi@rossi.example")
+    assert list(sent.message.iter_attachments()) == []
+    assert "schema.png: http://sportello.test/api/v1/attachments/" in sent.text

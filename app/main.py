@@ -27,14 +27,19 @@ from app.api.routers import (
     categories,
     customers,
     knowledge,
+    macros,
     meta,
     notifications,
     ops,
     orders,
     public,
     replies,
+    sla,
+    tags,
+    teams,
     tickets,
     users,
+    views,
 )
 from app.bootstrap import ensure_first_admin
 from app.config import Settings, get_settings
@@ -42,6 +47,8 @@ from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
 from app.infra.storage import make_storage
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
+from app.services import routing as _routing  # noqa: F401  (routes new tickets)
+from app.services import sla as _sla  # noqa: F401  (keeps the SLA clocks)
 from app.worker import run_forever
 
 API_PREFIX = "/api/v1"
@@ -107,6 +114,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public.router,
         knowledge.router,
         knowledge.solutions,
+        sla.calendars,
+        sla.policies,
+        teams.router,
+        teams.rules,
+        views.router,
+        macros.router,
+        macros.apply_router,
+        tags.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

@@ -27,6 +27,10 @@ class NotificationKind(StrEnum):
     """To the assignee, else the desk: the customer answered."""
     REOPENED = "reopened"
     """To the assignee, else the desk: the customer reopened a resolved ticket."""
+    SLA_WARNING = "sla_warning"
+    """To the assignee, else the team, else the desk: an SLA target falls due soon."""
+    SLA_BREACHED = "sla_breached"
+    """To the assignee, else the team, else the desk: an SLA target was missed."""
 
 
 class NotificationStatus(StrEnum):

@@ -138,7 +138,9 @@ def _day_intervals(calendar: Calendar, day: date) -> tuple[tuple[datetime, datet
         return ()
     midnight = datetime.combine(day, time())
     # Every instant whose wall time is on ``day`` lies in this window (offsets are < 15 h).
-    window = _segments(calendar.zone, midnight - timedelta(hours=15), midnight + timedelta(hours=39))
+    window = _segments(
+        calendar.zone, midnight - timedelta(hours=15), midnight + timedelta(hours=39)
+    )
     out: list[tuple[datetime, datetime]] = []
     for seg_lo, seg_hi in window:
         off = _offset(calendar.zone, seg_lo)
@@ -155,7 +157,9 @@ def _local_date(calendar: Calendar, naive_utc: datetime) -> date:
     return naive_utc.replace(tzinfo=UTC).astimezone(calendar.zone).date()
 
 
-def _intervals_from(calendar: Calendar, naive_start: datetime) -> Iterator[tuple[datetime, datetime]]:
+def _intervals_from(
+    calendar: Calendar, naive_start: datetime
+) -> Iterator[tuple[datetime, datetime]]:
     """Business intervals (naive UTC) that end after ``naive_start``, in order, clipped to it."""
     # A day's intervals may begin before the previous local day's end (fall back): start a
     # day early and keep order by merging per day, which is already sorted by construction.

@@ -11,6 +11,7 @@ from app.api.body import UploadsDep, json_or_multipart, read_json_model
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.problems import responses
 from app.api.schemas.common import Page
+from app.api.schemas.desk import SlaQuery, TagName, TargetRead, TicketSlaRead
 from app.api.schemas.tickets import (
     AttachmentRead,
     EventList,
@@ -28,6 +29,8 @@ from app.db.pagination import MAX_ID
 from app.domain.access import Actor
 from app.domain.tickets import Severity, TicketStatus, TicketType
 from app.services import attachments as attachment_service
+from app.services import sla_admin
+from app.services import tags as tag_service
 from app.services import tickets as ticket_service
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -52,11 +55,35 @@ async def detail(
 ) -> TicketDetail:
     response.headers["ETag"] = ticket_service.etag(ticket)
     files = await attachment_service.for_ticket(session, actor, ticket)
-    return TicketDetail.build(
+    tags = None
+    clocks = None
+    if actor.is_staff:
+        tags = await tag_service.tags_of(session, ticket.id)
+        policy, rows = await sla_admin.ticket_clocks(session, ticket)
+        if policy is not None or rows:
+            clocks = TicketSlaRead(
+                policy_id=ticket.sla_policy_id,
+                policy_name=policy.name if policy is not None else None,
+                next_due_at=ticket.sla_due_at,
+                targets=[TargetRead.of(r) for r in rows],
+            )
+    detail = TicketDetail.build(
         ticket,
         ticket_service.allowed_for(ticket, actor),
         [AttachmentRead.model_validate(f) for f in files],
+        tags,
+        clocks,
     )
+    return detail if actor.is_staff else detail.model_copy(update=STAFF_ONLY)
+
+
+STAFF_ONLY = {"team_id": None, "sla_policy_id": None, "sla_due_at": None}
+"""What customers are not shown of a ticket: the desk's internal organisation."""
+
+
+def item(ticket: Ticket, actor: Actor) -> TicketRead:
+    read = TicketRead.of(ticket)
+    return read if actor.is_staff else read.model_copy(update=STAFF_ONLY)
 
 
 def _contact(body: TicketCreate | FollowUpCreate) -> ticket_service.Contact:
@@ -139,6 +166,14 @@ async def list_tickets(
     created_after: Instant | None = None,
     created_before: Instant | None = None,
     updated_after: Instant | None = None,
+    team_id: IdFilter = None,
+    unassigned: Annotated[bool, Query(description="Only tickets with no assignee.")] = False,
+    sla: Annotated[
+        SlaQuery | None,
+        Query(description="`breached` (a running target is past due) or `due_within:MINUTES`."),
+    ] = None,
+    tag: Annotated[list[TagName] | None, Query(max_length=10, description="Repeatable.")] = None,
+    tag_mode: ticket_service.TagMode = ticket_service.TagMode.ANY,
     sort: ticket_service.Sort = ticket_service.Sort.CREATED_DESC,
     limit: Limit = 25,
     cursor: Cursor = None,
@@ -160,12 +195,17 @@ async def list_tickets(
             created_after=created_after,
             created_before=created_before,
             updated_after=updated_after,
+            team_ids=[team_id] if team_id is not None else None,
+            unassigned=unassigned,
+            sla=ticket_service.SlaFilter.parse(sla) if sla is not None else None,
+            tags=[tag_service.normalise(t) for t in tag or []],
+            tag_mode=tag_mode,
         ),
         sort=sort,
         limit=limit,
         cursor=cursor,
     )
-    return Page(items=[TicketRead.of(t) for t in items], next_cursor=next_cursor)
+    return Page(items=[item(t, actor) for t in items], next_cursor=next_cursor)
 
 
 @router.get(

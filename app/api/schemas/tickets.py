@@ -17,6 +17,7 @@ from app.api.schemas.common import (
     no_control_chars,
     not_blank,
 )
+from app.api.schemas.desk import TicketSlaRead
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.tickets import (
     ContactChannel,
@@ -106,6 +107,7 @@ class TicketUpdate(Input):
     category_id: IdRef | None = None
     severity: Severity | None = None
     assignee_id: IdRef | None = None
+    team_id: IdRef | None = None
     subject: Subject | None = None
 
     @field_validator("severity", "subject")
@@ -158,6 +160,10 @@ class TicketRead(Output):
     updated_at: datetime
     resolved_at: datetime | None
     closed_at: datetime | None
+    team_id: int | None = None
+    sla_policy_id: int | None = None
+    sla_due_at: datetime | None = None
+    """The earliest due time of the ticket's running SLA targets (staff only)."""
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketRead:
@@ -191,6 +197,9 @@ def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
         "updated_at": ticket.updated_at,
         "resolved_at": ticket.resolved_at,
         "closed_at": ticket.closed_at,
+        "team_id": ticket.team_id,
+        "sla_policy_id": ticket.sla_policy_id,
+        "sla_due_at": ticket.sla_due_at,
     }
 
 
@@ -199,6 +208,10 @@ class TicketDetail(TicketRead):
 
     allowed_transitions: list[TicketStatus]
     attachments: list[AttachmentRead]
+    tags: list[str] | None = None
+    """The ticket's tags (staff only; null for customers)."""
+    sla: TicketSlaRead | None = None
+    """The policy and each target's clock (staff only; null without a policy)."""
 
     @classmethod
     def build(
@@ -206,12 +219,16 @@ class TicketDetail(TicketRead):
         ticket: Ticket,
         allowed: list[TicketStatus],
         attachments: list[AttachmentRead] | None = None,
+        tags: list[str] | None = None,
+        sla: TicketSlaRead | None = None,
     ) -> TicketDetail:
         return cls.model_validate(
             {
                 **_ticket_fields(ticket),
                 "allowed_transitions": allowed,
                 "attachments": attachments or [],
+                "tags": tags,
+                "sla": sla,
             }
         )
 
@@ -232,6 +249,9 @@ class EventRead(Output):
     reply_id: int | None = None
     assignee_id: IdRef | None = None
     attachment_id: int | None = None
+    team_id: int | None = None
+    tag: str | None = None
+    target: str | None = None
     created_at: datetime
 
     @classmethod
@@ -250,6 +270,9 @@ class EventRead(Output):
                 "reply_id": event.reply_id,
                 "assignee_id": event.assignee_id,
                 "attachment_id": event.attachment_id,
+                "team_id": event.team_id,
+                "tag": event.tag,
+                "target": event.target,
                 "created_at": event.created_at,
             }
         )

@@ -11,6 +11,18 @@ from app.db.models.accounts import (
     str_enum,
 )
 from app.db.models.attachments import Attachment
+from app.db.models.desk import (
+    BusinessCalendar,
+    Macro,
+    RoutingRule,
+    SavedView,
+    SlaPolicy,
+    Tag,
+    Team,
+    TeamMember,
+    TicketSla,
+    TicketTag,
+)
 from app.db.models.knowledge import KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.tickets import (
@@ -26,18 +38,28 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "AuthToken",
+    "BusinessCalendar",
     "Category",
     "Customer",
     "CustomerOrder",
     "IdempotencyKey",
     "KbArticle",
     "LoginFailure",
+    "Macro",
     "Notification",
     "Reply",
+    "RoutingRule",
+    "SavedView",
+    "SlaPolicy",
+    "Tag",
+    "Team",
+    "TeamMember",
     "Ticket",
     "TicketCounter",
     "TicketEvent",
     "TicketPublicLink",
+    "TicketSla",
+    "TicketTag",
     "TimestampMixin",
     "User",
     "str_enum",

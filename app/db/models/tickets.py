@@ -55,6 +55,9 @@ class Ticket(Base):
         Index("ix_ticket_order_id", "order_id"),
         Index("ix_ticket_parent_id", "parent_id"),
         Index("ix_ticket_status_status_changed_at", "status", "status_changed_at"),
+        # Service levels and teams: sort=due, sla=breached|due_within, a team's queue.
+        Index("ix_ticket_sla_due_at_id", "sla_due_at", "id"),
+        Index("ix_ticket_team_id_created_at", "team_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -89,6 +92,12 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    sla_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sla_policy.id", ondelete="SET NULL")
+    )
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The earliest due time of the ticket's running SLA targets (null: none running)."""
 
     customer: Mapped[Customer] = relationship(lazy="raise")
 
@@ -123,6 +132,9 @@ class TicketEvent(Base):
     reply_id: Mapped[int | None] = mapped_column(Integer)
     assignee_id: Mapped[int | None] = mapped_column(Integer)
     attachment_id: Mapped[int | None] = mapped_column(Integer)
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    tag: Mapped[str | None] = mapped_column(String(50))
+    target: Mapped[str | None] = mapped_column(String(32))
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -7,7 +7,15 @@ A package split by use case; callers import it by role
 from app.services.tickets.common import allowed_for, check_if_match, etag
 from app.services.tickets.editing import events, get, update
 from app.services.tickets.jobs import automatic_moves, purge_idempotency_keys
-from app.services.tickets.listing import Filters, Sort, list_page
+from app.services.tickets.listing import (
+    Filters,
+    SlaFilter,
+    Sort,
+    TagMode,
+    count,
+    filtered,
+    list_page,
+)
 from app.services.tickets.moves import apply_move, change_status, set_state, state_of
 from app.services.tickets.opening import (
     Contact,
@@ -24,15 +32,19 @@ __all__ = [
     "Filters",
     "FollowUp",
     "NewTicket",
+    "SlaFilter",
     "Sort",
+    "TagMode",
     "allowed_for",
     "apply_move",
     "automatic_moves",
     "change_status",
     "check_category",
     "check_if_match",
+    "count",
     "etag",
     "events",
+    "filtered",
     "follow_up",
     "get",
     "list_page",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
+from app.db.base import utcnow
 from app.db.models import (
     Category,
+    Tag,
     Ticket,
+    TicketTag,
 )
 from app.db.pagination import MAX_ID, decode_cursor, encode_cursor
 from app.domain.access import Actor, Scope, require_scope
@@ -26,7 +29,7 @@ from app.domain.tickets import (
     TicketStatus,
     TicketType,
 )
-from app.services.visibility import ticket_query
+from app.services.visibility import ticket_query, visible_tickets
 
 
 class Sort(StrEnum):
@@ -35,6 +38,30 @@ class Sort(StrEnum):
     UPDATED = "updated_at"
     UPDATED_DESC = "-updated_at"
     SEVERITY = "severity"
+    DUE = "due"
+    """The earliest running SLA due time first; tickets without one last, newest first."""
+
+
+class TagMode(StrEnum):
+    ANY = "any"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class SlaFilter:
+    """``breached``: a running target is past due; ``due_within:N``: due in the next N minutes."""
+
+    breached: bool
+    within_minutes: int = 0
+
+    @classmethod
+    def parse(cls, value: str) -> SlaFilter:
+        if value == "breached":
+            return cls(True)
+        kind, _, minutes = value.partition(":")
+        if kind == "due_within" and minutes.isdigit() and 1 <= int(minutes) <= 100_000:
+            return cls(False, int(minutes))
+        raise InvalidInput("Use sla=breached or sla=due_within:MINUTES.", ["query", "sla"])
 
 
 @dataclass
@@ -51,6 +78,11 @@ class Filters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     updated_after: datetime | None = None
+    team_ids: list[int] | None = None
+    unassigned: bool = False
+    sla: SlaFilter | None = None
+    tags: list[str] = field(default_factory=list)
+    tag_mode: TagMode = TagMode.ANY
 
 
 def _filter_clauses(dialect: str, f: Filters) -> list[ColumnElement[bool]]:
@@ -79,6 +111,26 @@ def _filter_clauses(dialect: str, f: Filters) -> list[ColumnElement[bool]]:
         clauses.append(Ticket.created_at < f.created_before)
     if f.updated_after is not None:
         clauses.append(Ticket.updated_at >= f.updated_after)
+    if f.team_ids is not None:
+        clauses.append(Ticket.team_id.in_(f.team_ids))
+    if f.unassigned:
+        clauses.append(Ticket.assignee_id.is_(None))
+    if f.sla is not None:
+        now = utcnow()
+        if f.sla.breached:
+            clauses.append(Ticket.sla_due_at <= _at(now))
+        else:
+            clauses.append(Ticket.sla_due_at > _at(now))
+            clauses.append(Ticket.sla_due_at <= _at(now + timedelta(minutes=f.sla.within_minutes)))
+    if f.tags:
+        tagged = (
+            select(TicketTag.ticket_id)
+            .join(Tag, Tag.id == TicketTag.tag_id)
+            .where(Tag.name.in_(f.tags))
+        )
+        if f.tag_mode is TagMode.ALL:
+            tagged = tagged.group_by(TicketTag.ticket_id).having(func.count() == len(set(f.tags)))
+        clauses.append(Ticket.id.in_(tagged))
     if f.q is not None:
         groups = fulltext.query_groups(f.q)
         if not groups:
@@ -93,6 +145,9 @@ def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
         return [sort.value, ticket.updated_at.isoformat(), ticket.id]
     if sort is Sort.SEVERITY:
         return [sort.value, ticket.severity.value, ticket.created_at.isoformat(), ticket.id]
+    if sort is Sort.DUE:
+        due = ticket.sla_due_at.isoformat() if ticket.sla_due_at is not None else None
+        return [sort.value, due, ticket.created_at.isoformat(), ticket.id]
     return [sort.value, ticket.created_at.isoformat(), ticket.id]
 
 
@@ -188,6 +243,62 @@ async def _page_by_severity(
     return rows
 
 
+def _due_cursor(key: list[Any]) -> tuple[datetime | None, datetime, int]:
+    try:
+        if len(key) != 4 or key[0] != Sort.DUE.value:
+            raise ValueError
+        due = None if key[1] is None else _cursor_time(key[1])
+        return due, _cursor_time(key[2]), _cursor_id(key[3])
+    except (ValueError, TypeError, OverflowError):
+        raise BadRequest("The cursor is not valid for this sort.") from None
+
+
+async def _page_by_due(
+    session: AsyncSession, stmt: Select[Ticket], n: int, key: list[Any] | None
+) -> list[Ticket]:
+    """Up to ``n`` rows by next due time, then the tickets with none, newest first.
+
+    Two index ranges, like the severity sort: (sla_due_at, id) ascending for the
+    tickets with a running target, then (created_at, id) backwards for the others,
+    so neither a page nor "breaching soon" ever sorts the whole table.
+    """
+    start = _due_cursor(key) if key is not None else None
+    rows: list[Ticket] = []
+    if start is None or start[0] is not None:
+        part = stmt.where(Ticket.sla_due_at.is_not(None))
+        if start is not None and start[0] is not None:
+            part = part.where(
+                tuple_(Ticket.sla_due_at, Ticket.id) > tuple_(_at(start[0]), start[2])
+            )
+        part = part.order_by(Ticket.sla_due_at.asc(), Ticket.id.asc()).limit(n)
+        rows.extend((await session.scalars(part)).all())
+    if len(rows) < n:
+        part = stmt.where(Ticket.sla_due_at.is_(None))
+        if start is not None and start[0] is None:
+            part = part.where(
+                tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
+            )
+        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
+        rows.extend((await session.scalars(part)).all())
+    return rows
+
+
+def filtered(actor: Actor, dialect: str, filters: Filters) -> Select[Ticket]:
+    stmt = ticket_query(actor)
+    for clause in _filter_clauses(dialect, filters):
+        stmt = stmt.where(clause)
+    return stmt
+
+
+async def count(session: AsyncSession, actor: Actor, filters: Filters) -> int:
+    """How many tickets the caller may see match (one COUNT over the same conditions)."""
+    require_scope(actor, Scope.TICKETS_READ)
+    stmt = select(func.count()).select_from(Ticket).where(visible_tickets(actor))
+    for clause in _filter_clauses(fulltext.dialect_of(session), filters):
+        stmt = stmt.where(clause)
+    return int(await session.scalar(stmt) or 0)
+
+
 async def list_page(
     session: AsyncSession,
     actor: Actor,
@@ -206,6 +317,8 @@ async def list_page(
     key = decode_cursor(cursor) if cursor is not None else None
     if sort is Sort.SEVERITY:
         rows = await _page_by_severity(session, stmt, limit + 1, key)
+    elif sort is Sort.DUE:
+        rows = await _page_by_due(session, stmt, limit + 1, key)
     else:
         if key is not None:
             stmt = stmt.where(_after(sort, key))

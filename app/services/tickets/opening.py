@@ -280,7 +280,12 @@ async def _create(
     await session.flush()
     await fulltext.index_ticket_text(session, ticket.id, ticket.subject, ticket.description)
     await timeline.record(
-        session, TicketOpened(ticket_id=ticket.id, actor=timeline.event_actor(actor))
+        session,
+        TicketOpened(
+            ticket_id=ticket.id,
+            actor=timeline.event_actor(actor),
+            channel="api" if actor.is_api_key else "web",
+        ),
     )
     await attachment_service.attach(session, actor, ticket, uploads)
     return ticket

@@ -56,7 +56,24 @@ async def add_to(
     session: AsyncSession, actor: Actor | None, ticket: Ticket, names: list[str]
 ) -> list[str]:
     """Tag a ticket (already loaded for writing); returns the tags newly added."""
+    new = await attach(session, ticket, names)
+    await record(session, actor, ticket, new)
+    return new
+
+
+async def record(
+    session: AsyncSession, actor: Actor | None, ticket: Ticket, names: list[str]
+) -> None:
+    who = timeline.event_actor(actor) if actor is not None else None
+    for name in names:
+        await timeline.record(session, TicketTagged(ticket_id=ticket.id, tag=name, actor=who))
+
+
+async def attach(session: AsyncSession, ticket: Ticket, names: list[str]) -> list[str]:
+    """The tag rows only (no event yet: a new ticket records them after its opening)."""
     wanted = sorted({normalise(n) for n in names if normalise(n)})
+    if not wanted:
+        return []
     current = set(await tags_of(session, ticket.id))
     new = [n for n in wanted if n not in current]
     if len(current) + len(new) > MAX_TAGS_PER_TICKET:
@@ -69,9 +86,6 @@ async def add_to(
             update(Tag).where(Tag.id.in_(ids.values())).values(ticket_count=Tag.ticket_count + 1)
         )
         await session.flush()
-    who = timeline.event_actor(actor) if actor is not None else None
-    for name in new:
-        await timeline.record(session, TicketTagged(ticket_id=ticket.id, tag=name, actor=who))
     return new
 
 

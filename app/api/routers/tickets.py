@@ -127,6 +127,7 @@ async def create_ticket(
             order_id=body.order_id,
             severity=body.severity,
             contact=_contact(body),
+            tags=body.tags,
         ),
         idempotency_key=idempotency_key,
         body_hash=ticket_service.request_hash(uploads.fingerprint(body.model_dump(mode="json"))),

@@ -17,7 +17,7 @@ from app.api.schemas.common import (
     no_control_chars,
     not_blank,
 )
-from app.api.schemas.desk import TicketSlaRead
+from app.api.schemas.desk import TagName, TicketSlaRead
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.tickets import (
     ContactChannel,
@@ -93,10 +93,11 @@ class _TicketBody(Input):
 
 
 class TicketCreate(_TicketBody):
-    """A new ticket; `order_id` is required for `order` tickets."""
+    """A new ticket; `order_id` is required for `order` tickets; `tags` are for staff."""
 
     customer_code: CustomerCode
     type: TicketType
+    tags: Annotated[list[TagName], Field(max_length=20)] = Field(default_factory=list)
 
 
 class FollowUpCreate(_TicketBody):

@@ -67,7 +67,10 @@ def test_calendars_and_policies_are_admin_crud(desk: Desk) -> None:
     problem(admin.post("/calendars", json={"name": "y", "tz": "UTC", "hours": {"lun": []}}), 422)
     bad_hours = {"mon": [["10:00", "09:00"]]}
     problem(admin.post("/calendars", json={"name": "z", "tz": "UTC", "hours": bad_hours}), 422)
-    problem(admin.post("/calendars", json={"name": "w", "tz": "UTC", "hours": {"mon": [["9", "10"]]}}), 422)
+    problem(
+        admin.post("/calendars", json={"name": "w", "tz": "UTC", "hours": {"mon": [["9", "10"]]}}),
+        422,
+    )
     problem(admin.post("/sla-policies", json={"name": "p", "pause_statuses": ["open"]}), 422)
     problem(admin.post("/sla-policies", json={"name": "q", "calendar_id": 999}), 422)
     problem(admin.post("/sla-policies", json={"name": "r", "first_response_minutes": 0}), 422)
@@ -92,7 +95,9 @@ def test_the_first_matching_policy_in_order_applies(desk: Desk) -> None:
     other = desk.ticket(desk.customer_user(basic), basic, severity="blocking")
     order = desk.order(basic)
     ordered = desk.ticket(agent, basic, type="order", order_id=order["id"])
-    seen = {t["id"]: agent.get(f"/tickets/{t['id']}").json() for t in (blocking, normal, other, ordered)}
+    seen = {
+        t["id"]: agent.get(f"/tickets/{t['id']}").json() for t in (blocking, normal, other, ordered)
+    }
     assert seen[blocking["id"]]["sla"]["policy_id"] == first["id"]
     assert seen[blocking["id"]]["sla"]["policy_name"] == "Premium bloccanti"
     assert seen[normal["id"]]["sla"]["policy_id"] == later["id"]
@@ -190,7 +195,9 @@ def test_replies_meet_the_response_targets(desk: Desk) -> None:
 
 
 def test_waiting_pauses_the_resolution_clock_per_policy(desk: Desk) -> None:
-    policy(desk, plans=[], severities=[], resolution_minutes=600, pause_statuses=["waiting_customer"])
+    policy(
+        desk, plans=[], severities=[], resolution_minutes=600, pause_statuses=["waiting_customer"]
+    )
     customer = desk.customer()
     agent = desk.agent()
     ticket = desk.ticket(desk.customer_user(customer), customer)
@@ -309,7 +316,10 @@ def test_the_team_address_is_told_when_nobody_is_assigned(desk: Desk, db: Databa
     customer = desk.customer()
     agent = desk.agent()
     ticket = desk.ticket(agent, customer)
-    assert agent.patch(f"/tickets/{ticket['id']}", json={"team_id": team.json()["id"]}).status_code == 200
+    assert (
+        agent.patch(f"/tickets/{ticket['id']}", json={"team_id": team.json()["id"]}).status_code
+        == 200
+    )
     due = at(targets(agent, ticket)["first_response"]["due_at"])
     assert run_alarms(db, due + timedelta(seconds=1)) == 1
     # Past due at once: the breach only, no late warning.
@@ -347,7 +357,13 @@ def test_lists_sort_by_due_and_filter_breached_or_due_soon(desk: Desk, db: Datab
     agent = desk.agent()
     now = datetime.now(UTC)
     made = [desk.ticket(agent, customer) for _ in range(5)]
-    dues = [now - timedelta(minutes=5), now + timedelta(minutes=30), None, now + timedelta(hours=5), now + timedelta(minutes=59)]
+    dues = [
+        now - timedelta(minutes=5),
+        now + timedelta(minutes=30),
+        None,
+        now + timedelta(hours=5),
+        now + timedelta(minutes=59),
+    ]
     for ticket, due in zip(made, dues, strict=True):
         db.execute(
             "UPDATE ticket SET sla_due_at = :due WHERE id = :id",

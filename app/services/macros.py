@@ -33,6 +33,23 @@ from app.services.visibility import load_ticket
 
 MAX_MACROS = 500
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_ALLOWED = (
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Const,
+    nodes.If,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.Filter,
+    nodes.CondExpr,
+)
+"""The template nodes a body may hold: text, placeholders, filters and conditions (no loops,
+calls, assignments, includes)."""
 
 
 def check_body(locale: str, body: str) -> None:
@@ -42,6 +59,12 @@ def check_body(locale: str, body: str) -> None:
         tree = _ENV.parse(body)
     except TemplateSyntaxError as exc:
         raise InvalidInput(f"Template error on line {exc.lineno}: {exc.message}", loc) from None
+    for any_node in tree.find_all(nodes.Node):
+        if not isinstance(any_node, _ALLOWED):
+            raise InvalidInput(
+                f"Only placeholders and {{% if %}} are allowed, not {type(any_node).__name__}.",
+                loc,
+            )
     for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
             allowed = PLACEHOLDERS.get(node.node.name)

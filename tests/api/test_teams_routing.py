@@ -134,7 +134,7 @@ def test_rules_route_by_type_severity_customer_category_channel_and_tag(desk: De
 
 
 def test_round_robin_skips_away_members_and_records_the_rule(desk: Desk) -> None:
-    (anna, anna_row), (luca, luca_row), (_, sara_row) = agents(desk, 3)
+    (anna, anna_row), (_luca, luca_row), (_, sara_row) = agents(desk, 3)
     fatture = team(desk, "Fatture", anna_row, luca_row, sara_row)
     rule(desk, fatture, assignment="round_robin")
     customer = desk.customer()
@@ -154,7 +154,7 @@ def test_round_robin_skips_away_members_and_records_the_rule(desk: Desk) -> None
 
 
 def test_fewest_open_tickets_wins_and_nobody_present_leaves_it_unassigned(desk: Desk) -> None:
-    (anna, anna_row), (luca, luca_row) = agents(desk, 2)
+    (anna, anna_row), (_luca, luca_row) = agents(desk, 2)
     fatture = team(desk, "Fatture", anna_row, luca_row)
     rule(desk, fatture, assignment="fewest_open")
     customer = desk.customer()

@@ -203,3 +203,17 @@ def test_tags_at_creation_are_for_staff(desk: Desk) -> None:
         "tags": ["x"],
     }
     problem(client.post("/tickets", json=body), 403)
+
+
+def test_customers_may_not_filter_by_the_desks_organisation(desk: Desk) -> None:
+    customer = desk.customer()
+    client = desk.customer_user(customer)
+    for params in (
+        {"tag": "x"},
+        {"sla": "breached"},
+        {"team_id": 1},
+        {"sort": "due"},
+        {"unassigned": "true"},
+    ):
+        problem(client.get("/tickets", params=params), 403)
+    assert client.get("/tickets").status_code == 200

@@ -390,3 +390,29 @@ def test_lists_sort_by_due_and_filter_breached_or_due_soon(desk: Desk, db: Datab
     problem(agent.get("/tickets", params={"sla": "late"}), 422)
     problem(agent.get("/tickets", params={"sla": "due_within:0"}), 422)
     problem(agent.get("/tickets", params={"sort": "due", "cursor": "bm9wZQ"}), 400)
+
+
+def test_the_demo_has_an_italian_and_a_spanish_calendar_and_premium_applies(
+    desk: Desk, settings: Any
+) -> None:
+    from app.demo import DEMO_PASSWORD, load_demo_data
+
+    assert asyncio.run(load_demo_data(settings))
+    agent = desk.login("anna.verdi@sportello.example", DEMO_PASSWORD)
+    zones = {c["tz"] for c in agent.get("/calendars").json()}
+    assert zones == {"Europe/Rome", "Europe/Madrid"}
+    mario = desk.login("mario.rossi@agricolabianchi.example", DEMO_PASSWORD)
+    r = mario.post(
+        "/tickets",
+        json={
+            "customer_code": "AGRI-BIANCHI",
+            "type": "technical",
+            "subject": "Il gestionale non si avvia",
+            "description": "Errore all'avvio dal mattino.",
+            "severity": "blocking",
+        },
+    )
+    assert r.status_code == 201, r.text
+    sla = agent.get(f"/tickets/{r.json()['id']}").json()["sla"]
+    assert sla["policy_name"] == "Premium - bloccanti"
+    assert [t["target"] for t in sla["targets"]] == ["first_response", "resolution"]

@@ -22,6 +22,7 @@ from app.db.pagination import MAX_ID, decode_cursor, encode_cursor
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import (
     BadRequest,
+    Forbidden,
     InvalidInput,
 )
 from app.domain.tickets import (
@@ -308,8 +309,21 @@ async def list_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Ticket], str | None]:
-    """A page of the tickets the caller may see, filtered, in a stable keyset order."""
+    """A page of the tickets the caller may see, filtered, in a stable keyset order.
+
+    Teams, tags and service levels are the desk's internal organisation: filtering or
+    sorting by them is for staff (403 for a customer).
+    """
     require_scope(actor, Scope.TICKETS_READ)
+    internal = (
+        filters.team_ids is not None
+        or filters.unassigned
+        or filters.sla is not None
+        or filters.tags
+        or sort is Sort.DUE
+    )
+    if internal and not actor.is_staff:
+        raise Forbidden("Filters on teams, tags and service levels are for the support staff.")
     dialect = fulltext.dialect_of(session)
     stmt = ticket_query(actor)
     for clause in _filter_clauses(dialect, filters):

@@ -55,7 +55,7 @@ def seed_sql(n: int) -> list[str]:
         "now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval, "
         "now() - (g || ' seconds')::interval, 1, 1, "
         f"CASE WHEN {open_} AND (g % 7) <> 2 "
-        "THEN now() + (((g * 7919) % 13000) - 3000 || ' minutes')::interval END "
+        "THEN now() + (((g::bigint * 7919) % 13000) - 3000 || ' minutes')::interval END "
         f"FROM generate_series(1, {n}) g",
         "INSERT INTO ticket_sla (ticket_id, policy_id, target, cycle, target_minutes, started_at, "
         "used_minutes, running_since, due_at, alarm_at) "

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Customer, Macro, Reply, Team, Ticket, User
@@ -138,6 +138,14 @@ async def create(
     if shared and actor.role is not Role.ADMIN:
         raise Forbidden("Only administrators create shared macros.")
     await _check(session, fields)
+    owner = None if shared else actor.user_id
+    existing = await session.scalar(
+        select(func.count())
+        .select_from(Macro)
+        .where(Macro.owner_id.is_(None) if owner is None else Macro.owner_id == owner)
+    )
+    if (existing or 0) >= MAX_MACROS:
+        raise InvalidInput(f"At most {MAX_MACROS} macros per owner.", ["body"])
     macro = Macro(owner_id=None if shared else actor.user_id, **fields)
     session.add(macro)
     await session.flush()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import SavedView, Ticket
@@ -95,6 +95,11 @@ async def create(
     if shared and actor.role is not Role.ADMIN:
         raise Forbidden("Only administrators save shared views.")
     await to_filters(session, actor, filters)  # refuses what could not be read later
+    owned = await session.scalar(
+        select(func.count()).select_from(SavedView).where(SavedView.owner_id == actor.user_id)
+    )
+    if not shared and (owned or 0) >= MAX_VIEWS_PER_USER:
+        raise InvalidInput(f"At most {MAX_VIEWS_PER_USER} views per user.", ["body"])
     row = SavedView(
         name=name, owner_id=None if shared else actor.user_id, filters=filters, sort=sort
     )

@@ -181,3 +181,16 @@ def test_bad_opening_hours_are_refused(bad: tuple[tuple[int, int], ...]) -> None
 def test_an_unknown_time_zone_is_refused() -> None:
     with pytest.raises(ValueError):
         Calendar("Mars/Olympus", ((),) * 7)
+
+
+def test_the_worked_example_resolution_pause_and_holiday() -> None:
+    opened = datetime(2026, 11, 27, 16, 30, tzinfo=UTC)  # Friday 17:30 in Rome
+    assert add_business_minutes(ROME, opened, 480) == datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    # Waiting for the customer from Monday 10:00 to Tuesday 11:00: 90 minutes used by then.
+    clock = pause(start(480, opened), ROME, datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    assert clock.used_minutes == 90 and clock.due_at(ROME) is None
+    clock = resume(clock, datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    assert clock.due_at(ROME) == datetime(2026, 12, 2, 8, 30, tzinfo=UTC)
+    # Opened Monday 7 December at 17:30: the 8th is a holiday.
+    monday = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)
+    assert add_business_minutes(ROME, monday, 60) == datetime(2026, 12, 9, 8, 30, tzinfo=UTC)

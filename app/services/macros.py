@@ -102,7 +102,7 @@ async def list_macros(session: AsyncSession, actor: Actor) -> list[Macro]:
                 select(Macro)
                 .where(_visible(actor))
                 .order_by(Macro.title, Macro.id)
-                .limit(MAX_MACROS)
+                .limit(2 * MAX_MACROS)
             )
         ).all()
     )

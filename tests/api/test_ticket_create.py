@@ -87,6 +87,12 @@ def test_a_customer_user_opens_a_ticket_for_their_customer(desk: Desk) -> None:
         "closed_at": None,
         "allowed_transitions": ["closed"],
         "attachments": [],
+        # The desk's organisation is not shown to customers.
+        "team_id": None,
+        "sla_policy_id": None,
+        "sla_due_at": None,
+        "tags": None,
+        "sla": None,
     }
     created = datetime.fromisoformat(ticket["created_at"])
     assert created.utcoffset() is not None

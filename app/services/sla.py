@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from app.config import Settings, get_settings
 from app.db.base import utcnow
@@ -302,6 +303,17 @@ async def raise_alarms_at(session: AsyncSession, now: datetime, *, batch: int = 
             .with_for_update(skip_locked=True)
         )
     ).all()
+    # The mails need each ticket and its customer: one query for the batch, not two each
+    # (kept referenced, so the session's identity map holds them).
+    batch_tickets: list[Ticket] = []
+    if rows:
+        batch_tickets = list(
+            await session.scalars(
+                select(Ticket)
+                .options(joinedload(Ticket.customer, innerjoin=True))
+                .where(Ticket.id.in_({r.ticket_id for r in rows}))
+            )
+        )
     raised = 0
     for row_id, ticket_id, target, due_at, warned_at in rows:
         open_row = (
@@ -340,6 +352,7 @@ async def raise_alarms_at(session: AsyncSession, now: datetime, *, batch: int = 
                 .values(alarm_at=None)
                 .execution_options(synchronize_session=False)
             )
+    del batch_tickets
     return raised
 
 

@@ -74,6 +74,7 @@ def test_calendars_and_policies_are_admin_crud(desk: Desk) -> None:
     problem(admin.post("/sla-policies", json={"name": "p", "pause_statuses": ["open"]}), 422)
     problem(admin.post("/sla-policies", json={"name": "q", "calendar_id": 999}), 422)
     problem(admin.post("/sla-policies", json={"name": "r", "first_response_minutes": 0}), 422)
+    problem(admin.patch(f"/sla-policies/{premium['id']}", json={"name": None}), 422)
     problem(admin.delete(f"/calendars/{italy['id']}"), 409)
     r = admin.patch(f"/sla-policies/{premium['id']}", json={"first_response_minutes": 30})
     assert r.status_code == 200 and r.json()["first_response_minutes"] == 30

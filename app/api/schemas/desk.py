@@ -144,11 +144,15 @@ class PolicyIn(Input):
 class PolicyUpdate(PolicyIn):
     name: Title | None = None  # type: ignore[assignment]
 
+    @field_validator("name")
+    @classmethod
+    def _no_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
     def changes(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude_unset=True)
-        if data.get("name", "") is None:
-            raise ValueError("name cannot be null")
-        return data
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class PolicyRead(Output):

@@ -8,7 +8,7 @@ from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
 from app.api.routers.tickets import detail
 from app.api.schemas.common import Output
-from app.api.schemas.desk import MacroIn, MacroList, MacroRead, MacroUpdate
+from app.api.schemas.macros import MacroIn, MacroList, MacroRead, MacroUpdate
 from app.api.schemas.tickets import ReplyRead, TicketDetail
 from app.services import macros as macro_service
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
-from app.api.schemas.desk import CalendarIn, CalendarRead, PolicyIn, PolicyRead, PolicyUpdate
+from app.api.schemas.sla import CalendarIn, CalendarRead, PolicyIn, PolicyRead, PolicyUpdate
 from app.services import sla_admin
 
 calendars = APIRouter(prefix="/calendars", tags=["sla"])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
-from app.api.schemas.desk import TagCount, TagList, TagsIn, TicketTags
+from app.api.schemas.macros import TagCount, TagList, TagsIn, TicketTags
 from app.services import tags as tag_service
 
 router = APIRouter(tags=["tags"])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
-from app.api.schemas.desk import (
+from app.api.schemas.teams import (
     MemberIn,
     MemberRead,
     RuleIn,

@@ -11,7 +11,7 @@ from app.api.body import UploadsDep, json_or_multipart, read_json_model
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.problems import responses
 from app.api.schemas.common import Page
-from app.api.schemas.desk import SlaQuery, TagName, TargetRead, TicketSlaRead
+from app.api.schemas.sla import SlaQuery, TagName, TargetRead, TicketSlaRead
 from app.api.schemas.tickets import (
     AttachmentRead,
     EventList,

@@ -10,7 +10,7 @@ from app.api.deps import CurrentActor, Cursor, Limit, SessionDep
 from app.api.problems import responses
 from app.api.routers.tickets import item
 from app.api.schemas.common import Output
-from app.api.schemas.desk import ViewIn, ViewList, ViewRead
+from app.api.schemas.teams import ViewIn, ViewList, ViewRead
 from app.api.schemas.tickets import TicketRead
 from app.services import views as view_service
 

@@ -17,7 +17,7 @@ from app.api.schemas.common import (
     no_control_chars,
     not_blank,
 )
-from app.api.schemas.desk import TagName, TicketSlaRead
+from app.api.schemas.sla import TagName, TicketSlaRead
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.tickets import (
     ContactChannel,

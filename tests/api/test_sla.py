@@ -417,3 +417,28 @@ def test_the_demo_has_an_italian_and_a_spanish_calendar_and_premium_applies(
     sla = agent.get(f"/tickets/{r.json()['id']}").json()["sla"]
     assert sla["policy_name"] == "Premium - bloccanti"
     assert [t["target"] for t in sla["targets"]] == ["first_response", "resolution"]
+
+
+def test_the_worker_job_raises_the_breach_and_the_mail_is_delivered(
+    desk: Desk, db: Database, settings: Any, mailbox: Any
+) -> None:
+    """As ``sportello worker`` runs it: the job, then the outbox to a real SMTP server."""
+    from app.worker import run_jobs_once
+
+    policy(desk, plans=[], severities=[], first_response_minutes=60)
+    customer = desk.customer(locale="es")
+    agent, agent_row = desk.user("agent", locale="es")
+    ticket = desk.ticket(desk.customer_user(customer), customer)
+    agent.patch(f"/tickets/{ticket['id']}", json={"assignee_id": agent_row["id"]})
+    past = desk.db_time(datetime.now(UTC) - timedelta(minutes=1))
+    db.execute(
+        "UPDATE ticket_sla SET due_at = :t, alarm_at = :t WHERE ticket_id = :id",
+        t=past,
+        id=ticket["id"],
+    )
+    mailbox.clear()
+    db.run(run_jobs_once(db.sessions, settings))
+    db.run(run_jobs_once(db.sessions, settings))
+    assert alarm_events(db, ticket) == [("sla_breached", "first_response")]
+    mail = mailbox.one_to(agent_row["email"])
+    assert "SLA incumplido" in mail.subject and ticket["number"] in mail.subject

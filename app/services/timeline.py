@@ -70,6 +70,7 @@ def _row(event: DomainEvent) -> TicketEvent:
             row.kind = "team_assigned"
             row.team_id = event.team_id
             row.note = event.note
+            row.internal = True
         case TicketTagged():
             row.kind = "tagged"
             row.tag = event.tag

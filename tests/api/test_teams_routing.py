@@ -76,6 +76,7 @@ def test_the_assignee_must_be_a_member_of_the_tickets_team(desk: Desk) -> None:
     # Customers do not see the desk's organisation.
     client = desk.customer_user(customer)
     assert client.get(url).json()["team_id"] is None
+    assert "team_assigned" not in [e["kind"] for e in client.get(f"{url}/events").json()["items"]]
 
 
 def test_rules_route_by_type_severity_customer_category_channel_and_tag(desk: Desk) -> None:

@@ -13,10 +13,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.base import utcnow
-from app.db.models import Category, Customer, Notification, Ticket, User
+from app.db.models import (
+    BusinessCalendar,
+    Category,
+    Customer,
+    Notification,
+    SlaPolicy,
+    Ticket,
+    User,
+)
 from app.db.session import make_engine, make_sessionmaker
 from app.demo_articles import load_demo_articles
 from app.demo_tickets import load_demo_tickets
@@ -216,6 +225,7 @@ async def load_demo_data(settings: Settings) -> DemoSummary:
                     locale=locale,
                 )
             await load_demo_articles(session)
+            await load_demo_service_levels(session)
             tickets = await load_demo_tickets(session, settings, storage)
             link = await _public_link_of(session, settings, tickets)
             # The demo's mails go to .example addresses that do not exist: written as sent, so
@@ -258,3 +268,93 @@ async def _public_link_of(
         )
     )
     return public_link(settings, token) if token else None
+
+
+# --- service levels (issue 13) ----------------------------------------------------------------
+
+_WEEKDAYS_9_13_14_18 = [[[540, 780], [840, 1080]]] * 5 + [[], []]
+_SPAIN_WEEK = [[[480, 840], [900, 1080]]] * 4 + [[[480, 900]], [], []]
+
+ITALIAN_HOLIDAYS_2026_2027 = [
+    "2026-01-01", "2026-01-06", "2026-04-05", "2026-04-06", "2026-04-25", "2026-05-01",
+    "2026-06-02", "2026-08-15", "2026-11-01", "2026-12-08", "2026-12-25", "2026-12-26",
+    "2027-01-01", "2027-01-06", "2027-03-28", "2027-03-29", "2027-04-25", "2027-05-01",
+    "2027-06-02", "2027-08-15", "2027-11-01", "2027-12-08", "2027-12-25", "2027-12-26",
+]  # fmt: skip
+SPANISH_HOLIDAYS_2026_2027 = [
+    "2026-01-01", "2026-01-06", "2026-04-02", "2026-04-03", "2026-05-01", "2026-08-15",
+    "2026-10-12", "2026-11-01", "2026-12-06", "2026-12-08", "2026-12-25",
+    "2027-01-01", "2027-01-06", "2027-03-25", "2027-03-26", "2027-05-01", "2027-08-15",
+    "2027-10-12", "2027-11-01", "2027-12-06", "2027-12-08", "2027-12-25",
+]  # fmt: skip
+
+
+async def load_demo_service_levels(session: AsyncSession) -> None:
+    """An Italian and a Spanish business calendar, and the demo customers' SLA policies.
+
+    Premium (Italian calendar, Mon-Fri 9-13 and 14-18 in Rome): a blocking ticket is
+    answered within an hour of office time and resolved within a working day; the
+    Spanish hosting plan works Mon-Thu 8-14 and 15-18, Friday 8-15 in Madrid.
+    """
+    italy = BusinessCalendar(
+        name="Italia - ufficio",
+        tz="Europe/Rome",
+        week=_WEEKDAYS_9_13_14_18,
+        holidays=ITALIAN_HOLIDAYS_2026_2027,
+    )
+    spain = BusinessCalendar(
+        name="España - oficina",
+        tz="Europe/Madrid",
+        week=_SPAIN_WEEK,
+        holidays=SPANISH_HOLIDAYS_2026_2027,
+    )
+    session.add_all([italy, spain])
+    await session.flush()
+    waiting = ["waiting_customer", "waiting_third_party"]
+    session.add_all(
+        [
+            SlaPolicy(
+                name="Premium - bloccanti",
+                position=10,
+                active=True,
+                calendar_id=italy.id,
+                plans=["Gestionale Cantina - Premium"],
+                severities=["blocking"],
+                types=[],
+                first_response_minutes=60,
+                next_response_minutes=120,
+                resolution_minutes=480,
+                pause_statuses=waiting,
+                warning_minutes=15,
+            ),
+            SlaPolicy(
+                name="Premium",
+                position=20,
+                active=True,
+                calendar_id=italy.id,
+                plans=["Gestionale Cantina - Premium"],
+                severities=[],
+                types=[],
+                first_response_minutes=240,
+                next_response_minutes=480,
+                resolution_minutes=2400,
+                pause_statuses=waiting,
+                warning_minutes=30,
+            ),
+            SlaPolicy(
+                name="Hosting Profesional",
+                position=30,
+                active=True,
+                calendar_id=spain.id,
+                plans=["Hosting Web Profesional"],
+                severities=[],
+                types=[],
+                first_response_minutes=120,
+                next_response_minutes=240,
+                resolution_minutes=1440,
+                pause_statuses=waiting,
+                warning_minutes=30,
+            ),
+        ]
+    )
+    await session.flush()

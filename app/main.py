@@ -39,14 +39,19 @@ from app.api.routers import (
     email_changes,
     inbound,
     knowledge,
+    macros,
     meta,
     notifications,
     ops,
     orders,
     public,
     replies,
+    sla,
+    tags,
+    teams,
     tickets,
     users,
+    views,
 )
 from app.api.strict_query import reject_unknown_query
 from app.api.text_guard import ControlCharacterMiddleware
@@ -57,6 +62,8 @@ from app.db.session import make_engine, make_sessionmaker
 from app.infra.counters import make_counters
 from app.infra.storage import make_storage
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
+from app.services import routing as _routing  # noqa: F401  (routes new tickets)
+from app.services import sla as _sla  # noqa: F401  (keeps the SLA clocks)
 from app.version import __version__
 from app.worker import run_forever
 
@@ -147,6 +154,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inbound.router,
         inbound.customer_domains,
         inbound.ticket_cc,
+        sla.calendars,
+        sla.policies,
+        teams.router,
+        teams.rules,
+        views.router,
+        macros.router,
+        macros.apply_router,
+        tags.router,
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     app.include_router(ops.router)

@@ -22,6 +22,8 @@ from app.services import attachments as attachment_service
 from app.services import auth as auth_service
 from app.services import mailbox
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
+from app.services import routing as _routing  # noqa: F401  (routes new tickets)
+from app.services import sla as sla_service
 from app.services import tickets as ticket_service
 
 logger = logging.getLogger("sportello.worker")
@@ -31,6 +33,7 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 JOBS: list[tuple[str, Job]] = [
     ("purge_expired_credentials", auth_service.purge_expired),
     ("automatic_ticket_moves", ticket_service.automatic_moves),
+    ("sla_alarms", sla_service.raise_alarms),
     ("purge_idempotency_keys", ticket_service.purge_idempotency_keys),
     ("purge_delivered_mail", outbox.purge_sent),
     ("purge_orphan_attachments", attachment_service.purge_orphans),

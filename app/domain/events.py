@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.domain.tickets import TicketStatus, Visibility
 
@@ -22,6 +23,8 @@ class EventActor:
 class TicketOpened:
     ticket_id: int
     actor: EventActor | None
+    channel: str = "portal"
+    """How it came in (``domain/routing.py: Channel``): routing rules may match on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class TicketAssigned:
     ticket_id: int
     assignee_id: int | None
     actor: EventActor | None
+    note: str | None = None
+    """What assigned it when no one did (``routing rule: …``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,4 +64,59 @@ class AttachmentAdded:
     actor: EventActor | None
 
 
-DomainEvent = TicketOpened | StatusChanged | TicketAssigned | ReplyPosted | AttachmentAdded
+@dataclass(frozen=True, slots=True)
+class TeamAssigned:
+    """The ticket went to a team (null: to none); ``note`` says what sent it when no one did."""
+
+    ticket_id: int
+    team_id: int | None
+    actor: EventActor | None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTagged:
+    ticket_id: int
+    tag: str
+    actor: EventActor | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketUntagged:
+    ticket_id: int
+    tag: str
+    actor: EventActor | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaWarning:
+    """An SLA target of the ticket falls due soon (raised once per target and cycle)."""
+
+    ticket_id: int
+    target: str
+    due_at: datetime
+    actor: EventActor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaBreached:
+    """An SLA target of the ticket was missed (raised once per target and cycle)."""
+
+    ticket_id: int
+    target: str
+    due_at: datetime
+    actor: EventActor | None = None
+
+
+DomainEvent = (
+    TicketOpened
+    | StatusChanged
+    | TicketAssigned
+    | ReplyPosted
+    | AttachmentAdded
+    | TeamAssigned
+    | TicketTagged
+    | TicketUntagged
+    | SlaWarning
+    | SlaBreached
+)

@@ -31,6 +31,10 @@ class NotificationKind(StrEnum):
     """To the assignee, else the desk: the customer closed (or withdrew) the ticket."""
     EMAIL_CHANGE = "email_change"
     """To a user's new address: the link that confirms it (no ticket)."""
+    SLA_WARNING = "sla_warning"
+    """To the assignee, else the team, else the desk: an SLA target falls due soon."""
+    SLA_BREACHED = "sla_breached"
+    """To the assignee, else the team, else the desk: an SLA target was missed."""
 
 
 class NotificationStatus(StrEnum):

@@ -20,9 +20,14 @@ from app.domain.events import (
     DomainEvent,
     EventActor,
     ReplyPosted,
+    SlaBreached,
+    SlaWarning,
     StatusChanged,
+    TeamAssigned,
     TicketAssigned,
     TicketOpened,
+    TicketTagged,
+    TicketUntagged,
 )
 from app.domain.inbound import channel_of
 from app.domain.tickets import Visibility
@@ -68,6 +73,30 @@ def _row(event: DomainEvent) -> TicketEvent:
         case TicketAssigned():
             row.kind = "assigned"
             row.assignee_id = event.assignee_id
+            row.note = event.note
+        case TeamAssigned():
+            row.kind = "team_assigned"
+            row.team_id = event.team_id
+            row.note = event.note
+            row.internal = True
+        case TicketTagged():
+            row.kind = "tagged"
+            row.tag = event.tag
+            row.internal = True
+        case TicketUntagged():
+            row.kind = "untagged"
+            row.tag = event.tag
+            row.internal = True
+        case SlaWarning():
+            row.kind = "sla_warning"
+            row.target = event.target
+            row.note = f"due at {event.due_at.isoformat()}"
+            row.internal = True
+        case SlaBreached():
+            row.kind = "sla_breached"
+            row.target = event.target
+            row.note = f"due at {event.due_at.isoformat()}"
+            row.internal = True
         case ReplyPosted():
             row.kind = "replied"
             row.channel = who.channel if who else None

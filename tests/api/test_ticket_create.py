@@ -99,6 +99,12 @@ def test_a_customer_user_opens_a_ticket_for_their_customer(desk: Desk) -> None:
         "reply_count": 0,
         "last_activity": {"at": "", "actor": {"id": user["id"], "name": "Mario Rossi"}},
         "unread": False,
+        # The desk's organisation is not shown to customers.
+        "team_id": None,
+        "sla_policy_id": None,
+        "sla_due_at": None,
+        "tags": None,
+        "sla": None,
     }
     created = datetime.fromisoformat(ticket["created_at"])
     assert created.utcoffset() is not None

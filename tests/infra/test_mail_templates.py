@@ -35,6 +35,8 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "note": None,
         "author_name": "Ada",
     },
+    "sla_warning": {"target": "first_response", "due_at": "2026-11-30T08:30:00+00:00"},
+    "sla_breached": {"target": "resolution", "due_at": "2026-11-30T08:30:00+00:00"},
     "agent_reply": {"author_name": "Ada", "body": "Può inviarci una schermata?", "reopened": False},
     "customer_reply": {"author_name": "Mario", "body": "Ecco la schermata.", "reopened": True},
     "reopened": {

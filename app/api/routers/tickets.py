@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from app.api.i18n import CallerLang
 from app.api.paging import TimelineLimit
 from app.api.problems import responses
 from app.api.schemas.common import Page
+from app.api.schemas.sla import SlaQuery, TagName, TargetRead, TicketSlaRead
 from app.api.schemas.tickets import (
     AttachmentRead,
     DayOrInstant,
@@ -25,6 +26,7 @@ from app.api.schemas.tickets import (
     TicketCreate,
     TicketDetail,
     TicketItem,
+    TicketRead,
     TicketUpdate,
     instant_of,
 )
@@ -33,6 +35,8 @@ from app.db.pagination import MAX_ID
 from app.domain.access import Actor
 from app.domain.tickets import Severity, TicketStatus, TicketType
 from app.services import attachments as attachment_service
+from app.services import sla_admin
+from app.services import tags as tag_service
 from app.services import tickets as ticket_service
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -64,12 +68,42 @@ async def detail(
     if row is None:
         row = await ticket_service.row_of(session, actor, ticket)
     files = await attachment_service.for_ticket(session, actor, ticket)
-    return TicketDetail.of_row(
+    tags = None
+    clocks = None
+    if actor.is_staff:
+        tags = await tag_service.tags_of(session, ticket.id)
+        policy, rows = await sla_admin.ticket_clocks(session, ticket)
+        if policy is not None or rows:
+            clocks = TicketSlaRead(
+                policy_id=ticket.sla_policy_id,
+                policy_name=policy.name if policy is not None else None,
+                next_due_at=ticket.sla_due_at,
+                targets=[TargetRead.of(r) for r in rows],
+            )
+    detail = TicketDetail.of_row(
         row,
         ticket_service.allowed_for(ticket, actor),
         lang,
         [AttachmentRead.model_validate(f) for f in files],
+        tags,
+        clocks,
     )
+    return staff_view(detail, actor)
+
+
+STAFF_ONLY = {"team_id": None, "sla_policy_id": None, "sla_due_at": None}
+"""What customers are not shown of a ticket: the desk's internal organisation."""
+
+ReadT = TypeVar("ReadT", bound=TicketRead)
+
+
+def staff_view(read: ReadT, actor: Actor) -> ReadT:
+    """The answer as the caller may see it: customers get none of the desk's organisation."""
+    return read if actor.is_staff else read.model_copy(update=STAFF_ONLY)
+
+
+def item(ticket: Ticket, actor: Actor) -> TicketRead:
+    return staff_view(TicketRead.of(ticket), actor)
 
 
 def _contact(body: TicketCreate | FollowUpCreate) -> ticket_service.Contact:
@@ -115,6 +149,7 @@ async def create_ticket(
             order_id=body.order_id,
             severity=body.severity,
             contact=_contact(body),
+            tags=body.tags,
         ),
         idempotency_key=idempotency_key,
         body_hash=ticket_service.request_hash(uploads.fingerprint(body.model_dump(mode="json"))),
@@ -171,6 +206,14 @@ async def list_tickets(
     updated_after: DayOrInstant | None = None,
     number: NumberFilter = None,
     unread: UnreadFilter = None,
+    team_id: IdFilter = None,
+    unassigned: Annotated[bool, Query(description="Only tickets with no assignee.")] = False,
+    sla: Annotated[
+        SlaQuery | None,
+        Query(description="`breached` (a running target is past due) or `due_within:MINUTES`."),
+    ] = None,
+    tag: Annotated[list[TagName] | None, Query(max_length=10, description="Repeatable.")] = None,
+    tag_mode: ticket_service.TagMode = ticket_service.TagMode.ANY,
     sort: ticket_service.Sort = ticket_service.Sort.CREATED_DESC,
     limit: Limit = 25,
     cursor: Cursor = None,
@@ -200,6 +243,11 @@ async def list_tickets(
             updated_after=instant_of(updated_after, actor.time_zone),
             number=number,
             unread=unread,
+            team_ids=[team_id] if team_id is not None else None,
+            unassigned=unassigned,
+            sla=ticket_service.SlaFilter.parse(sla) if sla is not None else None,
+            tags=[tag_service.normalise(t) for t in tag or []],
+            tag_mode=tag_mode,
         ),
         sort=sort,
         limit=limit,
@@ -207,7 +255,9 @@ async def list_tickets(
     )
     page: Page[TicketItem] = Page(
         items=[
-            TicketItem.build(row, ticket_service.allowed_for(row.ticket, actor), lang)
+            staff_view(
+                TicketItem.build(row, ticket_service.allowed_for(row.ticket, actor), lang), actor
+            )
             for row in rows
         ],
         next_cursor=next_cursor,

@@ -26,6 +26,7 @@ from app.api.schemas.common import (
     non_null,
     not_blank,
 )
+from app.api.schemas.sla import TagName, TicketSlaRead
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.dates import start_of_day
 from app.domain.inbound import Channel
@@ -134,10 +135,11 @@ class _TicketBody(Input):
 
 
 class TicketCreate(_TicketBody):
-    """A new ticket; `order_id` is required for `order` tickets."""
+    """A new ticket; `order_id` is required for `order` tickets; `tags` are for staff."""
 
     customer_code: CustomerCode
     type: TicketType
+    tags: Annotated[list[TagName], Field(max_length=20)] = Field(default_factory=list)
 
 
 class FollowUpCreate(_TicketBody):
@@ -150,6 +152,7 @@ class TicketUpdate(Input):
     category_id: IdRef | None = None
     severity: Severity | None = None
     assignee_id: IdRef | None = None
+    team_id: IdRef | None = None
     subject: Subject | None = None
 
     @field_validator("severity", "subject")
@@ -203,6 +206,10 @@ class TicketRead(Output):
     updated_at: datetime
     resolved_at: datetime | None
     closed_at: datetime | None
+    team_id: int | None = None
+    sla_policy_id: int | None = None
+    sla_due_at: datetime | None = None
+    """The earliest due time of the ticket's running SLA targets (staff only)."""
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketRead:
@@ -237,6 +244,9 @@ def _ticket_fields(ticket: Ticket) -> dict[str, Any]:
         "updated_at": ticket.updated_at,
         "resolved_at": ticket.resolved_at,
         "closed_at": ticket.closed_at,
+        "team_id": ticket.team_id,
+        "sla_policy_id": ticket.sla_policy_id,
+        "sla_due_at": ticket.sla_due_at,
     }
 
 
@@ -321,6 +331,10 @@ class TicketDetail(TicketItem):
     """A single ticket, with what the caller may do with it now and its files."""
 
     attachments: list[AttachmentRead]
+    tags: list[str] | None = None
+    """The ticket's tags (staff only; null for customers)."""
+    sla: TicketSlaRead | None = None
+    """The policy and each target's clock (staff only; null without a policy)."""
 
     @classmethod
     def of_row(
@@ -329,9 +343,16 @@ class TicketDetail(TicketItem):
         allowed: list[TicketStatus],
         lang: str,
         attachments: list[AttachmentRead] | None = None,
+        tags: list[str] | None = None,
+        sla: TicketSlaRead | None = None,
     ) -> TicketDetail:
         return cls.model_validate(
-            {**_item_fields(row, allowed, lang), "attachments": attachments or []}
+            {
+                **_item_fields(row, allowed, lang),
+                "attachments": attachments or [],
+                "tags": tags,
+                "sla": sla,
+            }
         )
 
 
@@ -364,6 +385,9 @@ class EventRead(Output):
     channel: Channel | None = Field(
         default=None, description="On `created` and `replied`: email, api or portal"
     )
+    team_id: int | None = None
+    tag: str | None = None
+    target: str | None = None
     created_at: datetime
 
     @classmethod
@@ -384,6 +408,9 @@ class EventRead(Output):
                 "attachment_id": event.attachment_id,
                 "solution": event.solution,
                 "channel": event.channel,
+                "team_id": event.team_id,
+                "tag": event.tag,
+                "target": event.target,
                 "created_at": event.created_at,
             }
         )

@@ -12,6 +12,18 @@ from app.db.models.accounts import (
     str_enum,
 )
 from app.db.models.attachments import Attachment
+from app.db.models.desk import (
+    BusinessCalendar,
+    Macro,
+    RoutingRule,
+    SavedView,
+    SlaPolicy,
+    Tag,
+    Team,
+    TeamMember,
+    TicketSla,
+    TicketTag,
+)
 from app.db.models.inbound import CustomerMailDomain, InboundMail, TicketCc
 from app.db.models.knowledge import KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
@@ -29,6 +41,7 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "AuthToken",
+    "BusinessCalendar",
     "Category",
     "Customer",
     "CustomerMailDomain",
@@ -38,14 +51,23 @@ __all__ = [
     "InboundMail",
     "KbArticle",
     "LoginFailure",
+    "Macro",
     "Notification",
     "ReadMarker",
     "Reply",
+    "RoutingRule",
+    "SavedView",
+    "SlaPolicy",
+    "Tag",
+    "Team",
+    "TeamMember",
     "Ticket",
     "TicketCc",
     "TicketCounter",
     "TicketEvent",
     "TicketPublicLink",
+    "TicketSla",
+    "TicketTag",
     "TimestampMixin",
     "User",
     "str_enum",

@@ -63,6 +63,9 @@ class Ticket(Base):
         Index("ix_ticket_status_status_changed_at", "status", "status_changed_at"),
         # Counts per status for a customer's tabs (the staff's use ix_ticket_status_created_at).
         Index("ix_ticket_customer_id_status", "customer_id", "status"),
+        # Service levels and teams: sort=due, sla=breached|due_within, a team's queue.
+        Index("ix_ticket_sla_due_at_id", "sla_due_at", "id"),
+        Index("ix_ticket_team_id_created_at", "team_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -110,6 +113,12 @@ class Ticket(Base):
     channel: Mapped[Channel] = mapped_column(
         str_enum(Channel, "channel"), default=Channel.PORTAL, server_default=Channel.PORTAL.value
     )
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    sla_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sla_policy.id", ondelete="SET NULL")
+    )
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The earliest due time of the ticket's running SLA targets (null: none running)."""
 
     customer: Mapped[Customer] = relationship(lazy="raise")
 
@@ -144,6 +153,9 @@ class TicketEvent(Base):
     reply_id: Mapped[int | None] = mapped_column(Integer)
     assignee_id: Mapped[int | None] = mapped_column(Integer)
     attachment_id: Mapped[int | None] = mapped_column(Integer)
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    tag: Mapped[str | None] = mapped_column(String(50))
+    target: Mapped[str | None] = mapped_column(String(32))
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     # The solution given by a move to ``resolved``: it stays in the history after a reopening.
     solution: Mapped[str | None] = mapped_column(Text)

@@ -7,7 +7,16 @@ A package split by use case; callers import it by role
 from app.services.tickets.common import allowed_for, check_if_match, etag
 from app.services.tickets.editing import events, get, update
 from app.services.tickets.jobs import automatic_moves, purge_idempotency_keys
-from app.services.tickets.listing import Filters, Sort, counts, list_page
+from app.services.tickets.listing import (
+    Filters,
+    SlaFilter,
+    Sort,
+    TagMode,
+    count,
+    counts,
+    filtered,
+    list_page,
+)
 from app.services.tickets.moves import apply_move, change_status, set_state, state_of
 from app.services.tickets.opening import (
     Contact,
@@ -26,16 +35,20 @@ __all__ = [
     "FollowUp",
     "NewTicket",
     "Row",
+    "SlaFilter",
     "Sort",
+    "TagMode",
     "allowed_for",
     "apply_move",
     "automatic_moves",
     "change_status",
     "check_category",
     "check_if_match",
+    "count",
     "counts",
     "etag",
     "events",
+    "filtered",
     "follow_up",
     "get",
     "list_page",

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import fulltext
 from app.db.base import utcnow
 from app.db.models import (
+    Team,
     Ticket,
     TicketEvent,
     User,
@@ -19,7 +20,8 @@ from app.domain.access import Actor, Role, Scope, require_staff
 from app.domain.errors import (
     InvalidInput,
 )
-from app.domain.events import TicketAssigned
+from app.domain.events import TeamAssigned, TicketAssigned
+from app.services import teams as team_service
 from app.services import timeline
 from app.services.tickets.common import check_if_match
 from app.services.tickets.opening import check_category
@@ -34,7 +36,9 @@ async def update(
     *,
     if_match: str | None = None,
 ) -> Ticket:
-    """Staff edit category, severity, assignee and subject (never the status).
+    """Staff edit category, severity, team, assignee and subject (never the status).
+
+    With both a team and an assignee, the assignee must be a member of the team (422).
 
     The ticket is loaded before the role is checked: another customer's ticket is a
     404 for a customer user, like every other endpoint under it, and never a 403.
@@ -49,13 +53,26 @@ async def update(
         assignee = await session.get(User, changes["assignee_id"])
         if assignee is None or assignee.role is Role.CUSTOMER or not assignee.is_active:
             raise InvalidInput("The assignee must be an active agent.", ["body", "assignee_id"])
+    team_changed = "team_id" in changes and changes["team_id"] != ticket.team_id
+    new_team = changes.get("team_id") if team_changed else None
+    if new_team is not None and await session.get(Team, new_team) is None:
+        raise InvalidInput("No such team.", ["body", "team_id"])
     for name, value in changes.items():
         setattr(ticket, name, value)
+    if team_changed or assignee_changed:
+        await team_service.check_assignment(session, ticket)
     if changes:
         ticket.updated_at = utcnow()
     await session.flush()
     if "subject" in changes:
         await fulltext.index_ticket(session, ticket.id)
+    if team_changed:
+        await timeline.record(
+            session,
+            TeamAssigned(
+                ticket_id=ticket.id, team_id=ticket.team_id, actor=timeline.event_actor(actor)
+            ),
+        )
     if assignee_changed:
         await timeline.record(
             session,

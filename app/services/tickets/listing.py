@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -13,14 +13,18 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
+from app.db.base import utcnow
 from app.db.models import (
     Category,
+    Tag,
     Ticket,
+    TicketTag,
 )
 from app.db.pagination import MAX_ID, decode_cursor, encode_cursor
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import (
     BadRequest,
+    Forbidden,
     InvalidInput,
 )
 from app.domain.tickets import (
@@ -49,6 +53,30 @@ class Sort(StrEnum):
     UPDATED = "updated_at"
     UPDATED_DESC = "-updated_at"
     SEVERITY = "severity"
+    DUE = "due"
+    """The earliest running SLA due time first; tickets without one last, newest first."""
+
+
+class TagMode(StrEnum):
+    ANY = "any"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class SlaFilter:
+    """``breached``: a running target is past due; ``due_within:N``: due in the next N minutes."""
+
+    breached: bool
+    within_minutes: int = 0
+
+    @classmethod
+    def parse(cls, value: str) -> SlaFilter:
+        if value == "breached":
+            return cls(True)
+        kind, _, minutes = value.partition(":")
+        if kind == "due_within" and minutes.isdigit() and 1 <= int(minutes) <= 100_000:
+            return cls(False, int(minutes))
+        raise InvalidInput("Use sla=breached or sla=due_within:MINUTES.", ["query", "sla"])
 
 
 @dataclass
@@ -67,6 +95,11 @@ class Filters:
     updated_after: datetime | None = None
     number: str | None = None
     unread: bool | None = None
+    team_ids: list[int] | None = None
+    unassigned: bool = False
+    sla: SlaFilter | None = None
+    tags: list[str] = field(default_factory=list)
+    tag_mode: TagMode = TagMode.ANY
 
 
 def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElement[bool]]:
@@ -108,6 +141,26 @@ def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElemen
     if f.q is not None and as_number(f.q) is not None:
         # Someone pasted a ticket number into the search box: find that ticket.
         clauses.append(Ticket.number == as_number(f.q))
+    if f.team_ids is not None:
+        clauses.append(Ticket.team_id.in_(f.team_ids))
+    if f.unassigned:
+        clauses.append(Ticket.assignee_id.is_(None))
+    if f.sla is not None:
+        now = utcnow()
+        if f.sla.breached:
+            clauses.append(Ticket.sla_due_at <= _at(now))
+        else:
+            clauses.append(Ticket.sla_due_at > _at(now))
+            clauses.append(Ticket.sla_due_at <= _at(now + timedelta(minutes=f.sla.within_minutes)))
+    if f.tags:
+        tagged = (
+            select(TicketTag.ticket_id)
+            .join(Tag, Tag.id == TicketTag.tag_id)
+            .where(Tag.name.in_(f.tags))
+        )
+        if f.tag_mode is TagMode.ALL:
+            tagged = tagged.group_by(TicketTag.ticket_id).having(func.count() == len(set(f.tags)))
+        clauses.append(Ticket.id.in_(tagged))
     return clauses
 
 
@@ -148,6 +201,9 @@ def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
         return [sort.value, ticket.updated_at.isoformat(), ticket.id]
     if sort is Sort.SEVERITY:
         return [sort.value, ticket.severity.value, ticket.created_at.isoformat(), ticket.id]
+    if sort is Sort.DUE:
+        due = ticket.sla_due_at.isoformat() if ticket.sla_due_at is not None else None
+        return [sort.value, due, ticket.created_at.isoformat(), ticket.id]
     return [sort.value, ticket.created_at.isoformat(), ticket.id]
 
 
@@ -243,6 +299,70 @@ async def _page_by_severity(
     return rows
 
 
+def _due_cursor(key: list[Any]) -> tuple[datetime | None, datetime, int]:
+    try:
+        if len(key) != 4 or key[0] != Sort.DUE.value:
+            raise ValueError
+        due = None if key[1] is None else _cursor_time(key[1])
+        return due, _cursor_time(key[2]), _cursor_id(key[3])
+    except (ValueError, TypeError, OverflowError):
+        raise BadRequest("The cursor is not valid for this sort.") from None
+
+
+async def _page_by_due(
+    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
+) -> list[Any]:
+    """Up to ``n`` rows by next due time, then the tickets with none, newest first.
+
+    Two index ranges, like the severity sort: (sla_due_at, id) ascending for the
+    tickets with a running target, then (created_at, id) backwards for the others,
+    so neither a page nor "breaching soon" ever sorts the whole table.
+    """
+    start = _due_cursor(key) if key is not None else None
+    rows: list[Any] = []
+    if start is None or start[0] is not None:
+        part = stmt.where(Ticket.sla_due_at.is_not(None))
+        if start is not None and start[0] is not None:
+            part = part.where(
+                tuple_(Ticket.sla_due_at, Ticket.id) > tuple_(_at(start[0]), start[2])
+            )
+        part = part.order_by(Ticket.sla_due_at.asc(), Ticket.id.asc()).limit(n)
+        rows.extend((await session.execute(part)).all())
+    if len(rows) < n:
+        part = stmt.where(Ticket.sla_due_at.is_(None))
+        if start is not None and start[0] is None:
+            part = part.where(
+                tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
+            )
+        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
+        rows.extend((await session.execute(part)).all())
+    return rows
+
+
+def filtered(actor: Actor, dialect: str, filters: Filters) -> Select[Ticket]:
+    stmt = ticket_query(actor)
+    for clause in _filter_clauses(dialect, filters, actor):
+        stmt = stmt.where(clause)
+    return stmt
+
+
+async def count(session: AsyncSession, actor: Actor, filters: Filters) -> int:
+    """How many tickets the caller may see match (one COUNT over the same conditions)."""
+    require_scope(actor, Scope.TICKETS_READ)
+    dialect = fulltext.dialect_of(session)
+    stmt = select(func.count()).select_from(Ticket).where(visible_tickets(actor))
+    if filters.unread is not None:
+        stmt = join_marker(stmt, actor)
+    for clause in _filter_clauses(dialect, filters, actor):
+        stmt = stmt.where(clause)
+    if (words := _words_of(filters)) is not None:
+        search = await _search(session, dialect, words)
+        if search is None:
+            return 0
+        stmt = stmt.where(search)
+    return int(await session.scalar(stmt) or 0)
+
+
 async def list_page(
     session: AsyncSession,
     actor: Actor,
@@ -254,10 +374,21 @@ async def list_page(
 ) -> tuple[list[Row], str | None]:
     """A page of the tickets the caller may see, filtered, in a stable keyset order.
 
-    One statement per page whatever its size (two for ``sort=severity``, one per
-    severity): the names, areas and read markers of the rows are joined in.
+    One statement per page whatever its size (two for ``sort=severity`` and ``sort=due``):
+    the names, areas and read markers of the rows are joined in. Teams, tags and service
+    levels are the desk's internal organisation: filtering or sorting by them is for staff
+    (403 for a customer).
     """
     require_scope(actor, Scope.TICKETS_READ)
+    internal = (
+        filters.team_ids is not None
+        or filters.unassigned
+        or filters.sla is not None
+        or filters.tags
+        or sort is Sort.DUE
+    )
+    if internal and not actor.is_staff:
+        raise Forbidden("Filters on teams, tags and service levels are for the support staff.")
     dialect = fulltext.dialect_of(session)
     stmt = with_row_columns(ticket_query(actor), actor)
     for clause in _filter_clauses(dialect, filters, actor):
@@ -270,6 +401,8 @@ async def list_page(
     key = decode_cursor(cursor) if cursor is not None else None
     if sort is Sort.SEVERITY:
         results = await _page_by_severity(session, stmt, limit + 1, key)
+    elif sort is Sort.DUE:
+        results = await _page_by_due(session, stmt, limit + 1, key)
     else:
         if key is not None:
             stmt = stmt.where(_after(sort, key))

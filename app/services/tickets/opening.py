@@ -26,6 +26,7 @@ from app.db.models import (
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
 )
@@ -39,6 +40,7 @@ from app.domain.tickets import (
     can_follow_up,
 )
 from app.services import attachments as attachment_service
+from app.services import tags as tag_service
 from app.services import timeline
 from app.services.visibility import load_ticket, ticket_query
 
@@ -61,6 +63,7 @@ class NewTicket:
     order_id: int | None = None
     severity: Severity = Severity.NORMAL
     contact: Contact = field(default_factory=Contact)
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -260,6 +263,8 @@ async def _create(
     parent: Ticket | None,
     uploads: attachment_service.Uploads | None = None,
 ) -> Ticket:
+    if data.tags and not actor.is_staff:
+        raise Forbidden("Tags are for the support staff.")
     customer = await _resolve_customer(session, actor, data.customer_code)
     if parent is not None and parent.customer_id != customer.id:
         raise InvalidInput(
@@ -297,9 +302,17 @@ async def _create(
     await fulltext.index_ticket_text(
         session, ticket.id, ticket.subject, ticket.description, new=True
     )
+    # Tags first, so routing rules see them; their events follow the opening's.
+    tagged = await tag_service.attach(session, ticket, data.tags)
     await timeline.record(
-        session, TicketOpened(ticket_id=ticket.id, actor=timeline.event_actor(actor))
+        session,
+        TicketOpened(
+            ticket_id=ticket.id,
+            actor=timeline.event_actor(actor),
+            channel=ticket.channel.value,
+        ),
     )
+    await tag_service.record(session, actor, ticket, tagged)
     await attachment_service.attach(session, actor, ticket, uploads)
     return ticket
 

@@ -1,0 +1,23 @@
+"""What a canned reply's placeholders may name, and which body a ticket's language picks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "customer": frozenset({"name", "code"}),
+    "ticket": frozenset({"number", "subject", "status", "type", "severity"}),
+    "agent": frozenset({"name", "email"}),
+    "contact": frozenset({"name", "email", "phone"}),
+}
+"""The objects a body may use and their fields, as in ``{{ customer.name }}``."""
+
+FALLBACK = ("en", "it", "es")
+
+
+def body_for(bodies: Mapping[str, str], locale: str) -> str | None:
+    """The body in ``locale``, else in English, else in any language given."""
+    for candidate in (locale, *FALLBACK):
+        if bodies.get(candidate):
+            return bodies[candidate]
+    return next(iter(bodies.values()), None)

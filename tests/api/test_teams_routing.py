@@ -1,0 +1,260 @@
+"""Teams, routing rules applied at opening, a ticket's team and assignee, and saved views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.factories import Desk, problem
+
+
+def team(desk: Desk, name: str, *members: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    admin = desk.admin()
+    r = admin.post("/teams", json={"name": name, **fields})
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    for member in members:
+        r = admin.put(f"/teams/{data['id']}/members/{member['id']}", json={})
+        assert r.status_code == 200, r.text
+    return data
+
+
+def rule(desk: Desk, team_: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    body = {"name": f"verso {team_['name']}", "team_id": team_["id"], **fields}
+    r = desk.admin().post("/routing-rules", json=body)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def agents(desk: Desk, n: int) -> list[tuple[httpx.Client, dict[str, Any]]]:
+    return [desk.user("agent") for _ in range(n)]
+
+
+def test_teams_are_admin_crud_and_agents_set_their_own_away_flag(desk: Desk) -> None:
+    admin = desk.admin()
+    (anna, anna_row), (_, luca_row) = agents(desk, 2)
+    fatture = team(desk, "Fatture", anna_row, email="fatture@desk.example")
+    assert [m["user_id"] for m in admin.get(f"/teams/{fatture['id']}").json()["members"]] == [
+        anna_row["id"]
+    ]
+    problem(admin.post("/teams", json={"name": "Fatture"}), 409)
+    problem(anna.post("/teams", json={"name": "Altro"}), 403)
+    # An agent may mark themselves away, not add anyone, not touch others.
+    r = anna.put(f"/teams/{fatture['id']}/members/{anna_row['id']}", json={"away": True})
+    assert r.status_code == 200 and r.json()["away"] is True
+    problem(anna.put(f"/teams/{fatture['id']}/members/{luca_row['id']}", json={}), 403)
+    customer = desk.customer()
+    client, customer_row = desk.user("customer", customer_id=customer["id"])
+    problem(client.get("/teams"), 403)
+    problem(admin.put(f"/teams/{fatture['id']}/members/{customer_row['id']}", json={}), 422)
+    problem(admin.get("/teams/999"), 404)
+    r = admin.patch(f"/teams/{fatture['id']}", json={"name": "Fatturazione"})
+    assert r.status_code == 200 and r.json()["name"] == "Fatturazione"
+    assert admin.delete(f"/teams/{fatture['id']}/members/{anna_row['id']}").status_code == 204
+    assert admin.delete(f"/teams/{fatture['id']}").status_code == 204
+    assert admin.get("/teams").json() == []
+
+
+def test_the_assignee_must_be_a_member_of_the_tickets_team(desk: Desk) -> None:
+    (anna, anna_row), (_, luca_row) = agents(desk, 2)
+    fatture = team(desk, "Fatture", anna_row)
+    customer = desk.customer()
+    ticket = desk.ticket(anna, customer)
+    url = f"/tickets/{ticket['id']}"
+    problem(anna.patch(url, json={"team_id": fatture["id"], "assignee_id": luca_row["id"]}), 422)
+    problem(anna.patch(url, json={"team_id": 999}), 422)
+    r = anna.patch(url, json={"team_id": fatture["id"], "assignee_id": anna_row["id"]})
+    assert r.status_code == 200 and r.json()["team_id"] == fatture["id"]
+    problem(anna.patch(url, json={"assignee_id": luca_row["id"]}), 422)
+    events = anna.get(f"{url}/events").json()["items"]
+    assert [
+        (e["kind"], e["team_id"], e["actor"]["id"]) for e in events if e["kind"] == "team_assigned"
+    ] == [("team_assigned", fatture["id"], anna_row["id"])]
+    # Customers do not see the desk's organisation.
+    client = desk.customer_user(customer)
+    assert client.get(url).json()["team_id"] is None
+    assert "team_assigned" not in [e["kind"] for e in client.get(f"{url}/events").json()["items"]]
+
+
+def test_rules_route_by_type_severity_customer_category_channel_and_tag(desk: Desk) -> None:
+    admin = desk.admin()
+    (anna, anna_row), (_, luca_row) = agents(desk, 2)
+    teams = {name: team(desk, name, anna_row, luca_row) for name in ("A", "B", "C", "D", "E", "F")}
+    vip = desk.customer()
+    other = desk.customer(email="ced@altro.example")
+    area = desk.category("commercial")
+    rule(desk, teams["F"], position=60)  # anything else
+    rule(desk, teams["A"], position=10, conditions={"tags": ["Urgente"]})
+    rule(desk, teams["B"], position=20, conditions={"customer_ids": [vip["id"]]})
+    rule(
+        desk,
+        teams["C"],
+        position=30,
+        conditions={"severities": ["blocking"], "types": ["technical"]},
+    )
+    rule(desk, teams["D"], position=40, conditions={"category_ids": [area["id"]]})
+    rule(desk, teams["E"], position=50, conditions={"channels": ["api"]})
+    key = desk.api_key("tickets:read", "tickets:write")
+
+    def routed(client: httpx.Client, customer: dict[str, Any], **fields: Any) -> int | None:
+        ticket = desk.ticket(client, customer, **fields)
+        team_id: int | None = admin.get(f"/tickets/{ticket['id']}").json()["team_id"]
+        return team_id
+
+    assert routed(anna, other, tags=["urgente"]) == teams["A"]["id"]
+    assert routed(anna, vip, severity="blocking") == teams["B"]["id"]
+    assert routed(anna, other, severity="blocking") == teams["C"]["id"]
+    assert routed(anna, other, type="commercial", category_id=area["id"]) == teams["D"]["id"]
+    assert routed(key, other) == teams["E"]["id"]
+    assert routed(anna, other) == teams["F"]["id"]
+    # An inactive rule is skipped; rules are listed in order.
+    listed = admin.get("/routing-rules").json()
+    assert [r["team_id"] for r in listed] == [teams[n]["id"] for n in "ABCDEF"]
+    r = admin.patch(f"/routing-rules/{listed[0]['id']}", json={"active": False})
+    assert r.status_code == 200
+    assert routed(anna, other, tags=["urgente"]) == teams["F"]["id"]
+    problem(anna.get("/routing-rules"), 403)
+    problem(admin.post("/routing-rules", json={"name": "x", "team_id": 999}), 422)
+    problem(
+        admin.post(
+            "/routing-rules",
+            json={"name": "x", "team_id": teams["A"]["id"], "conditions": {"channels": ["fax"]}},
+        ),
+        422,
+    )
+    problem(
+        admin.post(
+            "/routing-rules",
+            json={"name": "x", "team_id": teams["A"]["id"], "conditions": {"colour": []}},
+        ),
+        422,
+    )
+
+
+def test_round_robin_skips_away_members_and_records_the_rule(desk: Desk) -> None:
+    (anna, anna_row), (_luca, luca_row), (_, sara_row) = agents(desk, 3)
+    fatture = team(desk, "Fatture", anna_row, luca_row, sara_row)
+    rule(desk, fatture, assignment="round_robin")
+    customer = desk.customer()
+    client = desk.customer_user(customer)
+    desk.admin().put(f"/teams/{fatture['id']}/members/{sara_row['id']}", json={"away": True})
+    assignees = [desk.ticket(client, customer)["assignee_id"] for _ in range(4)]
+    assert assignees == [anna_row["id"], luca_row["id"], anna_row["id"], luca_row["id"]]
+    ticket = desk.ticket(client, customer)
+    events = anna.get(f"/tickets/{ticket['id']}/events").json()["items"]
+    assert events[0]["kind"] == "created" and events[0]["actor"]["role"] == "customer"
+    routed = [(e["kind"], e["actor"], e["note"]) for e in events[1:3]]
+    assert routed == [
+        ("team_assigned", None, "routing rule: verso Fatture"),
+        ("assigned", None, "routing rule: verso Fatture"),
+    ]
+    assert events[2]["assignee_id"] == anna_row["id"]
+
+
+def test_fewest_open_tickets_wins_and_nobody_present_leaves_it_unassigned(desk: Desk) -> None:
+    (anna, anna_row), (_luca, luca_row) = agents(desk, 2)
+    fatture = team(desk, "Fatture", anna_row, luca_row)
+    rule(desk, fatture, assignment="fewest_open")
+    customer = desk.customer()
+    client = desk.customer_user(customer)
+    busy = [desk.ticket(anna, customer) for _ in range(2)]
+    for ticket in busy:  # whoever routing gave them to, anna takes them
+        assert (
+            anna.patch(f"/tickets/{ticket['id']}", json={"assignee_id": anna_row["id"]}).status_code
+            == 200
+        )
+    counts: dict[int, int] = {}
+    for _ in range(3):
+        assignee = desk.ticket(client, customer)["assignee_id"]
+        counts[assignee] = counts.get(assignee, 0) + 1
+    open_of = {
+        a["id"]: len(
+            anna.get(
+                "/tickets", params={"assignee_id": a["id"], "status": ["open", "in_progress"]}
+            ).json()["items"]
+        )
+        for a in (anna_row, luca_row)
+    }
+    assert abs(open_of[anna_row["id"]] - open_of[luca_row["id"]]) <= 1
+    admin = desk.admin()
+    for member in (anna_row, luca_row):
+        admin.put(f"/teams/{fatture['id']}/members/{member['id']}", json={"away": True})
+    ticket = desk.ticket(client, customer)
+    assert ticket["assignee_id"] is None
+    assert admin.get(f"/tickets/{ticket['id']}").json()["team_id"] == fatture["id"]
+
+
+def test_views_built_in_personal_and_shared_with_counts(desk: Desk) -> None:
+    admin = desk.admin()
+    (anna, anna_row), (luca, luca_row) = agents(desk, 2)
+    fatture = team(desk, "Fatture", anna_row, luca_row)
+    customer = desk.customer()
+    mine = [desk.ticket(anna, customer) for _ in range(3)]
+    for ticket in mine:
+        assert (
+            anna.patch(f"/tickets/{ticket['id']}", json={"assignee_id": anna_row["id"]}).status_code
+            == 200
+        )
+    queue = [desk.ticket(anna, customer) for _ in range(2)]
+    for ticket in queue:
+        assert (
+            anna.patch(f"/tickets/{ticket['id']}", json={"team_id": fatture["id"]}).status_code
+            == 200
+        )
+    desk.ticket(anna, customer)  # no team, no assignee
+
+    names = [v["id"] for v in anna.get("/views").json()["items"]]
+    assert names[:3] == ["mine", "team-unassigned", "breaching-soon"]
+    page = anna.get("/views/mine/tickets", params={"limit": 2}).json()
+    assert page["count"] == 3 and len(page["items"]) == 2 and page["next_cursor"]
+    rest = anna.get(
+        "/views/mine/tickets", params={"limit": 2, "cursor": page["next_cursor"]}
+    ).json()
+    assert {t["id"] for t in page["items"] + rest["items"]} == {t["id"] for t in mine}
+    assert rest["next_cursor"] is None
+    assert luca.get("/views/mine/tickets").json()["count"] == 0
+    unassigned = luca.get("/views/team-unassigned/tickets").json()
+    assert unassigned["count"] == 2 and {t["id"] for t in unassigned["items"]} == {
+        t["id"] for t in queue
+    }
+    assert admin.get("/views/team-unassigned/tickets").json()["count"] == 0
+    assert anna.get("/views/breaching-soon/tickets").json()["count"] == 0
+
+    r = anna.post("/views", json={"name": "Bloccanti", "filters": {"severity": "blocking"}})
+    assert r.status_code == 201, r.text
+    personal = r.json()
+    assert personal["shared"] is False
+    desk.ticket(anna, customer, severity="blocking")
+    assert anna.get(f"/views/{personal['id']}/tickets").json()["count"] == 1
+    problem(luca.get(f"/views/{personal['id']}/tickets"), 404)
+    problem(luca.post("/views", json={"name": "Di tutti", "shared": True}), 403)
+    shared = admin.post(
+        "/views", json={"name": "Di tutti", "shared": True, "filters": {"team": "mine"}}
+    ).json()
+    assert luca.get(f"/views/{shared['id']}/tickets").json()["count"] == 2
+    problem(luca.delete(f"/views/{shared['id']}"), 403)
+    problem(anna.delete("/views/mine"), 403)
+    problem(anna.post("/views", json={"name": "x", "filters": {"sla": "late"}}), 422)
+    problem(anna.post("/views", json={"name": "x", "filters": {"assignee": "you"}}), 422)
+    problem(anna.get("/views/nope/tickets"), 404)
+    client = desk.customer_user(customer)
+    problem(client.get("/views"), 403)
+    assert anna.delete(f"/views/{personal['id']}").status_code == 204
+
+
+def test_breaching_soon_lists_what_falls_due_within_the_hour(desk: Desk) -> None:
+    agent = desk.agent()
+    customer = desk.customer()
+    soon, later = desk.ticket(agent, customer), desk.ticket(agent, customer)
+    now = datetime.now(UTC)
+    for ticket, due in ((soon, now + timedelta(minutes=20)), (later, now + timedelta(hours=3))):
+        desk.db.execute(
+            "UPDATE ticket SET sla_due_at = :due WHERE id = :id",
+            due=desk.db_time(due),
+            id=ticket["id"],
+        )
+    page = agent.get("/views/breaching-soon/tickets").json()
+    assert page["count"] == 1 and [t["id"] for t in page["items"]] == [soon["id"]]

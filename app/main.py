@@ -26,6 +26,8 @@ from app.api.routers import (
     auth,
     categories,
     customers,
+    feed,
+    imports,
     knowledge,
     meta,
     notifications,
@@ -35,6 +37,7 @@ from app.api.routers import (
     replies,
     tickets,
     users,
+    webhooks,
 )
 from app.bootstrap import ensure_first_admin
 from app.config import Settings, get_settings
@@ -42,6 +45,7 @@ from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
 from app.infra.storage import make_storage
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
+from app.services import webhooks as _webhooks  # noqa: F401  (webhooks listen)
 from app.worker import run_forever
 
 API_PREFIX = "/api/v1"
@@ -107,12 +111,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public.router,
         knowledge.router,
         knowledge.solutions,
+        webhooks.router,
+        feed.router,
+        imports.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)
 
     # add_middleware puts each one outside the ones before: the last added runs first.
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=MAX_BODY_BYTES,
+        larger={f"{API_PREFIX}/imports/tickets": settings.import_max_bytes},
+    )
     app.add_middleware(problems.UnexpectedErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)

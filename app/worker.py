@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.infra import outbox
+from app.infra import webhooks as webhook_delivery
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import tickets as ticket_service
+from app.services import webhooks as _webhooks  # noqa: F401  (webhooks listen)
 
 logger = logging.getLogger("sportello.worker")
 
@@ -31,6 +33,7 @@ JOBS: list[tuple[str, Job]] = [
     ("purge_idempotency_keys", ticket_service.purge_idempotency_keys),
     ("purge_delivered_mail", outbox.purge_sent),
     ("purge_orphan_attachments", attachment_service.purge_orphans),
+    ("purge_delivered_webhooks", webhook_delivery.purge_delivered),
 ]
 
 
@@ -48,6 +51,11 @@ async def run_jobs_once(sessions: async_sessionmaker[AsyncSession], settings: Se
         done += await outbox.dispatch(sessions, settings)
     except Exception:
         logger.exception("the mail dispatcher failed")
+    try:
+        # Its own transactions too: none is open while a receiver is waited for.
+        done += await webhook_delivery.dispatch(sessions, settings)
+    except Exception:
+        logger.exception("the webhook dispatcher failed")
     return done
 
 

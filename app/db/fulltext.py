@@ -335,3 +335,29 @@ async def indexed_words(
 def matched(groups: list[tuple[str, ...]], found: frozenset[str]) -> int:
     """How many of the query's words (in any of their forms) are among ``found``."""
     return sum(1 for group in groups if not found.isdisjoint(group))
+
+
+async def index_new_tickets(
+    session: AsyncSession, tickets: Sequence[tuple[int, str, str, str | None, Sequence[str]]]
+) -> None:
+    """Index many new tickets at once (the bulk import): one statement for all of them.
+    Each is ``(id, subject, description, solution, public replies)``."""
+    if not tickets:
+        return
+    params = [
+        {
+            "id": ticket_id,
+            "title": document(subject),
+            "body": document(description, solution, "\n".join(replies)[:MAX_INDEXED_REPLY_CHARS]),
+        }
+        for ticket_id, subject, description, solution, replies in tickets
+    ]
+    if dialect_of(session) == "sqlite":
+        stmt = "INSERT INTO ticket_fts (rowid, title, body) VALUES (:id, :title, :body)"
+    else:
+        stmt = (
+            "INSERT INTO ticket_fts (ticket_id, document) VALUES (:id, "
+            "setweight(to_tsvector('simple', :title), 'A') || "
+            "setweight(to_tsvector('simple', :body), 'B'))"
+        )
+    await session.execute(text(stmt), params)

@@ -56,3 +56,14 @@ class AttachmentAdded:
 
 
 DomainEvent = TicketOpened | StatusChanged | TicketAssigned | ReplyPosted | AttachmentAdded
+
+
+EVENT_KINDS: dict[str, str] = {
+    "created": "a ticket was opened",
+    "status_changed": "a ticket changed status",
+    "assigned": "a ticket was assigned (or unassigned)",
+    "replied": "a reply was posted (internal notes are internal events)",
+    "attachment_added": "a file was attached (those of internal notes are internal events)",
+}
+"""Every kind the timeline writes (``ticket_event.kind``), with what it means. Webhooks offer
+exactly these: a new event's kind added here is offered to integrators with no other change."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.api.deps import CurrentActor, Id, SessionDep
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
 from app.api.schemas.tickets import CategoryCreate, CategoryRead, CategoryUpdate
 from app.domain.access import Scope, require_scope
@@ -35,14 +36,25 @@ async def list_categories(session: SessionDep, actor: CurrentActor) -> list[Cate
     responses=responses(400, 401, 403, 409, 422),
 )
 async def create_category(
-    body: CategoryCreate, response: Response, session: SessionDep, actor: CurrentActor
-) -> CategoryRead:
+    body: CategoryCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    idempotency_key: IdempotencyKey = None,
+) -> CategoryRead | Response:
     """Add an area (no parent) or a sub-area (admin)."""
-    category = await category_service.create(
-        session, actor, type_=body.type, name=body.name, parent_id=body.parent_id
+
+    async def make() -> CategoryRead:
+        category = await category_service.create(
+            session, actor, type_=body.type, name=body.name, parent_id=body.parent_id
+        )
+        response.headers["Location"] = f"/api/v1/categories/{category.id}"
+        return CategoryRead.of(category)
+
+    return await idempotent(
+        request, response, session, actor, idempotency_key, body.model_dump(mode="json"), make, 201
     )
-    response.headers["Location"] = f"/api/v1/categories/{category.id}"
-    return CategoryRead.of(category)
 
 
 @router.patch(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.api.body import UploadsDep, json_or_multipart, read_json_model
 from app.api.deps import CurrentActor, Id, SessionDep
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
 from app.api.schemas.tickets import AttachmentRead, ReplyCreate, ReplyList, ReplyRead
 from app.db.models import Attachment
@@ -48,7 +49,8 @@ async def create_reply(
     uploads: UploadsDep,
     session: SessionDep,
     actor: CurrentActor,
-) -> ReplyRead:
+    idempotency_key: IdempotencyKey = None,
+) -> ReplyRead | Response:
     """Reply (JSON, or multipart with a `payload` part and `files`).
 
     `internal` notes are for staff (403 for customers); a closed ticket takes no
@@ -56,12 +58,19 @@ async def create_reply(
     for them back to `in_progress`, and reopens a resolved one.
     """
     body = await read_json_model(request, ReplyCreate, uploads, session)
-    reply, ticket = await reply_service.post_reply(
-        session, actor, ticket_id, body=body.body, visibility=body.visibility, uploads=uploads
-    )
-    response.headers["Location"] = f"/api/v1/tickets/{ticket_id}/replies/{reply.id}"
-    response.headers["ETag"] = ticket_service.etag(ticket)
-    files: list[Attachment] = []
-    if uploads.files:
-        files = (await attachment_service.for_replies(session, actor, ticket.id, [reply]))[reply.id]
-    return ReplyRead.of(reply, _read(files))
+
+    async def make() -> ReplyRead:
+        reply, ticket = await reply_service.post_reply(
+            session, actor, ticket_id, body=body.body, visibility=body.visibility, uploads=uploads
+        )
+        response.headers["Location"] = f"/api/v1/tickets/{ticket_id}/replies/{reply.id}"
+        response.headers["ETag"] = ticket_service.etag(ticket)
+        files: list[Attachment] = []
+        if uploads.files:
+            files = (await attachment_service.for_replies(session, actor, ticket.id, [reply]))[
+                reply.id
+            ]
+        return ReplyRead.of(reply, _read(files))
+
+    identity = uploads.fingerprint(body.model_dump(mode="json"))
+    return await idempotent(request, response, session, actor, idempotency_key, identity, make, 201)

@@ -21,6 +21,7 @@ from app.db.models.tickets import (
     TicketCounter,
     TicketEvent,
 )
+from app.db.models.webhooks import TicketImport, Webhook, WebhookDelivery
 
 __all__ = [
     "ApiKey",
@@ -37,8 +38,11 @@ __all__ = [
     "Ticket",
     "TicketCounter",
     "TicketEvent",
+    "TicketImport",
     "TicketPublicLink",
     "TimestampMixin",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "str_enum",
 ]

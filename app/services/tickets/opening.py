@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,7 +16,6 @@ from app.db.models import (
     Category,
     Customer,
     CustomerOrder,
-    IdempotencyKey,
     Ticket,
     TicketCounter,
     User,
@@ -38,7 +35,7 @@ from app.domain.tickets import (
     can_follow_up,
 )
 from app.services import attachments as attachment_service
-from app.services import timeline
+from app.services import idempotency, timeline
 from app.services.visibility import load_ticket, ticket_query
 
 
@@ -161,26 +158,14 @@ async def _fill_contact(
     return contact
 
 
-def _owner(actor: Actor) -> str:
-    return f"k:{actor.api_key_id}" if actor.api_key_id is not None else f"u:{actor.user_id}"
-
-
-def request_hash(payload: dict[str, Any]) -> str:
-    import json
-
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+request_hash = idempotency.request_hash
 
 
 async def _replay(session: AsyncSession, actor: Actor, key: str, body_hash: str) -> Ticket | None:
-    row = await session.scalar(
-        select(IdempotencyKey).where(
-            IdempotencyKey.owner == _owner(actor), IdempotencyKey.key == key
-        )
-    )
+    row = await idempotency.find(session, actor, key, body_hash)
     if row is None:
         return None
-    if row.request_hash != body_hash:
+    if row.ticket_id is None:
         raise InvalidInput(
             "This Idempotency-Key was used with another request body.",
             ["header", "Idempotency-Key"],
@@ -220,14 +205,7 @@ async def open_ticket(
         async with session.begin_nested():
             ticket = await _create(session, actor, data, parent, uploads)
             if idempotency_key is not None:
-                session.add(
-                    IdempotencyKey(
-                        owner=_owner(actor),
-                        key=idempotency_key,
-                        request_hash=body_hash,
-                        ticket_id=ticket.id,
-                    )
-                )
+                idempotency.remember_ticket(session, actor, idempotency_key, body_hash, ticket.id)
                 await session.flush()
     except IntegrityError:
         if idempotency_key is None:

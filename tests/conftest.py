@@ -143,6 +143,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Settin
         mail_server="127.0.0.1",
         mail_port=smtp.port,
         mail_from="sportello@sportello.example",
+        # The webhook receivers of the tests listen on loopback (the SSRF tests turn it off).
+        webhook_allow_loopback=True,
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -468,7 +468,8 @@ async def tell_admins(
     for d in disabled:
         text = (
             f"The webhook {d.webhook_id} ({d.url}) was disabled: {d.reason}.\n\n"
-            "Its deliveries wait. When the receiver works again, enable it with\n"
+            "It gets no new events while disabled; the deliveries it had wait. When the\n"
+            "receiver works again, read what it missed from GET /api/v1/events and enable it with\n"
             f'PATCH /api/v1/webhooks/{d.webhook_id} {{"enabled": true}}.\n'
         )
         stamp = int(time.time())
@@ -499,7 +500,8 @@ async def dispatch(
     settings: Settings,
     sender: Sender | None = None,
 ) -> int:
-    """Deliver what is due, batch after batch; returns the number delivered."""
+    """Deliver what is due, batch after batch, until nothing is due (or ``MAX_BATCHES_PER_ROUND``
+    batches); returns the number delivered."""
     delivered = 0
     client: httpx.AsyncClient | None = None
     try:
@@ -515,8 +517,8 @@ async def dispatch(
             if disabled:
                 await tell_admins(sessions, settings, disabled)
             delivered += sum(judge(a.status_code) is Verdict.DELIVERED for a in attempts)
-            if len(claimed) < settings.webhook_batch_size:
-                break
+            # No early stop on a short batch: a batch takes one delivery per hook and ticket,
+            # so the next event of a ticket just delivered comes in the next batch.
     finally:
         if client is not None:
             await client.aclose()

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
-from app.db.models import Customer, Ticket, TicketEvent, Webhook, WebhookDelivery
+from app.db.models import Customer, Reply, Ticket, TicketEvent, Webhook, WebhookDelivery
 from app.db.pagination import decode_id_cursor, encode_cursor, page_by_id
 from app.domain.access import Actor, require_admin
 from app.domain.errors import Conflict, InvalidInput, NotFound
@@ -59,15 +61,24 @@ async def _enabled_hooks(session: AsyncSession) -> list[tuple[int, HookFilter]]:
     return cached
 
 
+_NEW_EVENTS = "sportello.new_ticket_events"
+"""``session.info`` key: the timeline rows added since the last event was handled here."""
+
+
+@sa_event.listens_for(Session, "transient_to_pending")
+def _keep_new_event(session: Session, instance: object) -> None:
+    """Hold on to each timeline row added: ``timeline.record`` adds it and keeps no reference,
+    and once flushed (by another subscriber) the session would hold it only weakly."""
+    if isinstance(instance, TicketEvent):
+        session.info.setdefault(_NEW_EVENTS, []).append(instance)
+
+
 def _latest_event(session: AsyncSession, ticket_id: int) -> TicketEvent | None:
-    """The timeline row just written for this event: the newest of the ticket's rows in this
-    session (``timeline.record`` adds it before it calls the subscribers)."""
-    rows = [
-        o
-        for o in session.identity_map.values()
-        if isinstance(o, TicketEvent) and o.ticket_id == ticket_id
-    ]
-    return max(rows, key=lambda r: r.id) if rows else None
+    """The timeline row just written for this event (``timeline.record`` adds it before it
+    calls the subscribers): the newest row of this ticket added since the last event."""
+    added: list[TicketEvent] = session.info.pop(_NEW_EVENTS, [])
+    rows = [r for r in added if r.ticket_id == ticket_id]
+    return rows[-1] if rows else None
 
 
 def event_document(row: TicketEvent) -> dict[str, Any]:
@@ -126,11 +137,26 @@ def ticket_document(ticket: Ticket, customer_code: str) -> dict[str, Any]:
     }
 
 
+def reply_document(reply: Reply) -> dict[str, Any]:
+    """A reply as ``GET /tickets/{id}/replies`` shows it (without its files)."""
+    return {
+        "id": reply.id,
+        "ticket_id": reply.ticket_id,
+        "author_id": reply.author_id,
+        "author_name": reply.author_name,
+        "author_role": reply.author_role,
+        "body": reply.body,
+        "visibility": reply.visibility.value,
+        "created_at": _instant(reply.created_at),
+    }
+
+
 @timeline.subscribe
 async def queue_deliveries(session: AsyncSession, event: DomainEvent) -> None:
     """One delivery per enabled hook that wants this event; nothing at all without hooks."""
     hooks = await _enabled_hooks(session)
     if not hooks:
+        session.info.pop(_NEW_EVENTS, None)
         return
     await session.flush()
     row = _latest_event(session, event.ticket_id)
@@ -149,15 +175,16 @@ async def queue_deliveries(session: AsyncSession, event: DomainEvent) -> None:
     customer = await session.get(Customer, ticket.customer_id)
     assert customer is not None
     now = utcnow()
+    data: dict[str, Any] = {
+        "event": event_document(row),
+        "ticket": ticket_document(ticket, customer.code),
+    }
+    if row.reply_id is not None:
+        reply = await session.get(Reply, row.reply_id)
+        if reply is not None:
+            data["reply"] = reply_document(reply)
     payload = json.dumps(
-        {
-            "type": f"ticket.{row.kind}",
-            "timestamp": _instant(row.created_at),
-            "data": {
-                "event": event_document(row),
-                "ticket": ticket_document(ticket, customer.code),
-            },
-        },
+        {"type": f"ticket.{row.kind}", "timestamp": _instant(row.created_at), "data": data},
         separators=(",", ":"),
         ensure_ascii=False,
     )

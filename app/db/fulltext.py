@@ -75,6 +75,13 @@ def _fold(value: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=65536)
+def _fold_word(word: str) -> str:
+    """:func:`_fold` of one word, remembered: texts repeat their words (a bulk import of
+    thousands of tickets spent most of its time folding the same words again)."""
+    return _fold(word)
+
+
 @lru_cache(maxsize=3)
 def _stemmer(language: str) -> snowballstemmer.stemmer:
     return snowballstemmer.stemmer(language)
@@ -96,7 +103,7 @@ def words(value: str) -> list[str]:
     lowered = value.lower()
     found = []
     for raw in re.findall(r"\w+", lowered):
-        folded = _fold(raw)
+        folded = _fold_word(raw)
         if len(folded) < 2 or folded in STOP_WORDS or not _WORD.fullmatch(folded):
             continue
         found.append(raw)

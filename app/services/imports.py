@@ -20,13 +20,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
-from app.db.base import utcnow
+from app.db.base import Base, utcnow
 from app.db.models import (
     Category,
     Customer,
@@ -34,7 +34,6 @@ from app.db.models import (
     Reply,
     Ticket,
     TicketCounter,
-    TicketEvent,
     TicketImport,
     User,
 )
@@ -250,16 +249,22 @@ async def import_tickets(
         return outcomes
     numbers = await _numbers(session, Counter(t.created_at.year for _, t, _ in todo))
     rows = [_ticket_row(t, c, numbers[t.created_at.year].pop(0)) for _, t, c in todo]
-    try:
-        ticket_ids = list(
-            (
-                await session.execute(
-                    insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), rows
+    # Plain multi-row INSERTs, then the ids read back by their (unique, just given) numbers:
+    # INSERT ... RETURNING in parameter order is row by row on SQLite.
+    await session.execute(insert(_table("ticket")), rows)
+    by_number = dict(
+        (
+            await session.execute(
+                select(Ticket.number, Ticket.id).where(
+                    Ticket.number.in_([r["number"] for r in rows])
                 )
-            ).scalars()
-        )
+            )
+        ).all()
+    )
+    ticket_ids = [by_number[r["number"]] for r in rows]
+    try:
         await session.execute(
-            insert(TicketImport),
+            insert(_table("ticket_import")),
             [
                 {"external_id": t.external_id, "ticket_id": tid, "created_at": now}
                 for (_, t, _), tid in zip(todo, ticket_ids, strict=True)
@@ -328,35 +333,39 @@ async def _children(
         for (_, t, _), tid in zip(todo, ticket_ids, strict=True)
         for r in t.replies
     ]
-    reply_ids: list[int] = []
-    if replies:
-        reply_ids = list(
-            (
-                await session.execute(
-                    insert(Reply).returning(Reply.id, sort_by_parameter_order=True), replies
-                )
-            ).scalars()
-        )
     events: list[dict[str, Any]] = [
         _event(tid, "created", t.created_at, internal=False)
         for (_, t, _), tid in zip(todo, ticket_ids, strict=True)
     ]
-    for reply, reply_id in zip(replies, reply_ids, strict=True):
-        events.append(
-            {
-                **_event(
-                    reply["ticket_id"],
-                    "replied",
-                    reply["created_at"],
-                    internal=reply["visibility"] is Visibility.INTERNAL,
-                ),
-                "reply_id": reply_id,
-                "actor_name": reply["author_name"],
-                "actor_role": reply["author_role"],
-            }
+    if replies:
+        await session.execute(insert(_table("reply")), replies)
+        stored = await session.execute(
+            select(
+                Reply.id,
+                Reply.ticket_id,
+                Reply.created_at,
+                Reply.visibility,
+                Reply.author_name,
+                Reply.author_role,
+            ).where(Reply.ticket_id.in_(ticket_ids))
         )
+        for reply in stored:
+            events.append(
+                {
+                    **_event(
+                        reply.ticket_id,
+                        "replied",
+                        reply.created_at,
+                        internal=reply.visibility is Visibility.INTERNAL,
+                    ),
+                    "reply_id": reply.id,
+                    "actor_name": reply.author_name,
+                    "actor_role": reply.author_role,
+                }
+            )
+    events.sort(key=lambda e: (e["ticket_id"], e["created_at"], e["reply_id"] or 0))
     events.sort(key=lambda e: (e["ticket_id"], e["created_at"]))
-    await session.execute(insert(TicketEvent), events)
+    await session.execute(insert(_table("ticket_event")), events)
     await fulltext.index_new_tickets(
         session,
         [
@@ -370,6 +379,11 @@ async def _children(
             for (_, t, _), tid in zip(todo, ticket_ids, strict=True)
         ],
     )
+
+
+def _table(name: str) -> Table:
+    """The Core table: a plain multi-row INSERT, not the ORM's bulk path."""
+    return Base.metadata.tables[name]
 
 
 def _event(ticket_id: int, kind: str, at: datetime, *, internal: bool) -> dict[str, Any]:

@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Retry-After",
                 "Content-Disposition",
                 "Content-Range",
+                "Idempotent-Replayed",
             ],
         )
 

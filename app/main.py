@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         limit=MAX_BODY_BYTES,
-        larger={f"{API_PREFIX}/imports/tickets": settings.import_max_bytes},
+        exempt=frozenset({f"{API_PREFIX}/imports/tickets"}),
     )
     app.add_middleware(problems.UnexpectedErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -138,11 +138,12 @@ class BodyLimitMiddleware:
     Multipart bodies are streamed to disk with limits of their own (app/api/multipart.py).
     """
 
-    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int, exempt: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.limit = limit
-        self.larger = larger or {}
-        """Paths whose handlers read and bound their bodies themselves (the bulk import)."""
+        self.exempt = exempt
+        """Paths whose handlers bound their bodies themselves, with a larger limit of their own,
+        after checking the caller (the bulk import)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -155,7 +156,7 @@ class BodyLimitMiddleware:
                 content_type = value.lower()
             elif name == b"content-length":
                 declared = value
-        if content_type.startswith(b"multipart/form-data") or scope["path"] in self.larger:
+        if content_type.startswith(b"multipart/form-data") or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         if declared.isdigit() and int(declared) > self.limit:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.db.base import utcnow
 from app.db.models import Customer, Reply, Ticket, TicketEvent, Webhook, WebhookDelivery
 from app.db.pagination import decode_id_cursor, encode_cursor, page_by_id
@@ -217,6 +218,14 @@ class HookFields:
     ticket_type: str | None = None
     customer_id: int | None = None
     enabled: bool | None = None
+
+
+def reach_of(settings: Settings) -> Reach:
+    """Where the settings let hooks call (judged again, after DNS, when sending)."""
+    return Reach(
+        allow_loopback=settings.webhook_allow_loopback,
+        allow_private=settings.webhook_allow_private,
+    )
 
 
 def _checked_url(url: str, reach: Reach) -> str:

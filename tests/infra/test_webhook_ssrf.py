@@ -10,7 +10,7 @@ import pytest
 
 from app.config import Settings
 from app.domain.webhooks import Reach, address_refusal, check_url
-from app.infra.webhooks import Attempt, HttpSender, Refused, make_client, pin
+from app.infra.webhook_http import Attempt, HttpSender, Refused, make_client, pin
 from tests.receiver import Receiver, running
 
 OFF = Reach()

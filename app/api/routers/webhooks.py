@@ -23,7 +23,6 @@ from app.api.schemas.webhooks import (
 from app.domain.access import require_admin
 from app.domain.events import EVENT_KINDS
 from app.domain.webhooks import DeliveryStatus
-from app.infra.webhooks import reach_of
 from app.services import webhooks as webhook_service
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -65,7 +64,7 @@ async def create_webhook(
             session,
             actor,
             webhook_service.HookFields(**body.model_dump()),
-            reach_of(settings),
+            webhook_service.reach_of(settings),
         )
         response.headers["Location"] = f"/api/v1/webhooks/{hook.id}"
         return WebhookWithSecret.of(hook)
@@ -118,7 +117,7 @@ async def update_webhook(
         actor,
         webhook_id,
         body.model_dump(exclude_unset=True, mode="python"),
-        reach_of(settings),
+        webhook_service.reach_of(settings),
     )
     return WebhookRead.of(hook)
 

@@ -303,6 +303,9 @@ async def update(
     """Change what was given. Enabling a disabled hook clears its failures: its waiting
     deliveries go out again, in order."""
     hook = await get(session, actor, webhook_id, lock=True)
+    for required in ("url", "kinds", "include_internal", "enabled"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} cannot be null.", ["body", required])
     if "url" in changes:
         hook.url = _checked_url(changes["url"], reach)
     if "kinds" in changes:

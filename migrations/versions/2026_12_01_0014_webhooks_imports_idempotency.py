@@ -116,6 +116,15 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_delivery_ticket_id", "webhook_delivery", ["ticket_id"], unique=False
     )
+    op.create_index(
+        "ix_webhook_delivery_webhook_id_id", "webhook_delivery", ["webhook_id", "id"], unique=False
+    )
+    op.create_index(
+        "ix_webhook_delivery_status_created_at",
+        "webhook_delivery",
+        ["status", "created_at"],
+        unique=False,
+    )
 
     op.create_table(
         "ticket_import",
@@ -152,6 +161,8 @@ def downgrade() -> None:
         batch.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
     op.drop_index(op.f("ix_ticket_import_ticket_id"), table_name="ticket_import")
     op.drop_table("ticket_import")
+    op.drop_index("ix_webhook_delivery_status_created_at", table_name="webhook_delivery")
+    op.drop_index("ix_webhook_delivery_webhook_id_id", table_name="webhook_delivery")
     op.drop_index("ix_webhook_delivery_ticket_id", table_name="webhook_delivery")
     op.drop_index("ix_webhook_delivery_webhook_id_status_id", table_name="webhook_delivery")
     op.drop_index("ix_webhook_delivery_webhook_id_ticket_id_id", table_name="webhook_delivery")

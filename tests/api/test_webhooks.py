@@ -346,6 +346,12 @@ def test_kinds_and_filters_are_checked(desk: Desk, receiver: Receiver) -> None:
     assert ok.status_code == 201, ok.text
     r = admin.patch(f"/webhooks/{ok.json()['id']}", json={"url": "http://example.com/x"})
     problem(r, 422)
+    for field in ("url", "kinds", "include_internal", "enabled"):
+        problem(admin.patch(f"/webhooks/{ok.json()['id']}", json={field: None}), 422)
+    r = admin.patch(
+        f"/webhooks/{ok.json()['id']}", json={"kinds": ["replied"], "ticket_type": "order"}
+    )
+    assert (r.json()["kinds"], r.json()["ticket_type"]) == (["replied"], "order")
 
 
 def test_creating_a_webhook_is_idempotent(desk: Desk, receiver: Receiver) -> None:

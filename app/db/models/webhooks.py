@@ -57,9 +57,12 @@ class WebhookDelivery(Base):
         Index("ix_webhook_delivery_status_next_attempt_at", "status", "next_attempt_at", "id"),
         # Per-ticket order: an earlier delivery of the same hook and ticket still to go.
         Index("ix_webhook_delivery_webhook_id_ticket_id_id", "webhook_id", "ticket_id", "id"),
-        # The admin list of a hook's deliveries, newest first, by status.
+        # The admin list of a hook's deliveries, newest first, all or by status.
+        Index("ix_webhook_delivery_webhook_id_id", "webhook_id", "id"),
         Index("ix_webhook_delivery_webhook_id_status_id", "webhook_id", "status", "id"),
         Index("ix_webhook_delivery_ticket_id", "ticket_id"),
+        # The purge of old delivered rows.
+        Index("ix_webhook_delivery_status_created_at", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

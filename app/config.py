@@ -145,6 +145,26 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     allow_macro_documents: bool = False
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Development only: webhooks may call loopback addresses, over plain http too.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Webhooks may call private (RFC 1918, unique-local) addresses over https.",
+    )
+    webhook_max_redirects: int = Field(default=0, ge=0, le=10)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=30.0, ge=0, le=86400)
+    webhook_retry_cap_seconds: float = Field(default=6 * 3600.0, ge=0, le=7 * 86400)
+    webhook_disable_after_failures: int = Field(default=30, ge=1, le=10000)
+    webhook_lease_seconds: float = Field(default=120.0, gt=0, le=86400)
+    webhook_batch_size: int = Field(default=50, ge=1, le=1000)
+    webhook_concurrency: int = Field(default=8, ge=1, le=100)
+    webhook_retention_days: int = Field(default=30, ge=1, le=3650)
+
+    import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -37,6 +37,8 @@ from app.api.routers import (
     categories,
     customers,
     email_changes,
+    feed,
+    imports,
     inbound,
     knowledge,
     macros,
@@ -52,6 +54,7 @@ from app.api.routers import (
     tickets,
     users,
     views,
+    webhooks,
 )
 from app.api.strict_query import reject_unknown_query
 from app.api.text_guard import ControlCharacterMiddleware
@@ -64,6 +67,7 @@ from app.infra.storage import make_storage
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
 from app.services import sla as _sla  # noqa: F401  (keeps the SLA clocks)
+from app.services import webhooks as _webhooks  # noqa: F401  (webhooks listen)
 from app.version import __version__
 from app.worker import run_forever
 
@@ -162,6 +166,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         macros.router,
         macros.apply_router,
         tags.router,
+        webhooks.router,
+        feed.router,
+        imports.router,
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     app.include_router(ops.router)
@@ -170,6 +177,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # add_middleware puts each one outside the ones before: the last added runs first.
     app.add_middleware(ControlCharacterMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=MAX_BODY_BYTES,
+        exempt=frozenset({f"{API_PREFIX}/imports/tickets"}),
+    )
     app.add_middleware(problems.UnexpectedErrorMiddleware)
     app.add_middleware(PrivateAnswersMiddleware)
     app.add_middleware(RateLimitHeadersMiddleware)
@@ -191,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Content-Range",
                 "RateLimit",
                 "RateLimit-Policy",
+                "Idempotent-Replayed",
             ],
         )
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.infra import answers, outbox
+from app.infra import webhooks as webhook_delivery
 from app.infra.imap import ImapError
 from app.infra.metrics import WORKER_METRICS
 from app.services import attachments as attachment_service
@@ -25,6 +26,7 @@ from app.services import notifications as _notifications  # noqa: F401  (the out
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
 from app.services import sla as sla_service
 from app.services import tickets as ticket_service
+from app.services import webhooks as _webhooks  # noqa: F401  (webhooks listen)
 
 logger = logging.getLogger("sportello.worker")
 
@@ -37,6 +39,7 @@ JOBS: list[tuple[str, Job]] = [
     ("purge_idempotency_keys", ticket_service.purge_idempotency_keys),
     ("purge_delivered_mail", outbox.purge_sent),
     ("purge_orphan_attachments", attachment_service.purge_orphans),
+    ("purge_delivered_webhooks", webhook_delivery.purge_delivered),
 ]
 
 
@@ -68,6 +71,13 @@ async def run_jobs_once(sessions: async_sessionmaker[AsyncSession], settings: Se
         done += await answers.dispatch(sessions, settings)
     except Exception:
         logger.exception("the dispatcher of answers to received mail failed")
+    WORKER_METRICS.runs.labels("webhook_dispatch").inc()
+    try:
+        # Its own transactions too: none is open while a receiver is waited for.
+        done += await webhook_delivery.dispatch(sessions, settings)
+    except Exception:
+        WORKER_METRICS.failures.labels("webhook_dispatch").inc()
+        logger.exception("the webhook dispatcher failed")
     return done
 
 

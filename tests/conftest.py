@@ -186,6 +186,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Settin
         rate_limit_per_address=1_000_000,
         inbox_secret="test-inbox-secret",
         inbox_trusted_hosts=["mx.sportello.test"],
+        # The webhook receivers of the tests listen on loopback (the SSRF tests turn it off).
+        webhook_allow_loopback=True,
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -21,6 +21,7 @@ class Role(StrEnum):
 class Scope(StrEnum):
     TICKETS_READ = "tickets:read"
     TICKETS_WRITE = "tickets:write"
+    TICKETS_IMPORT = "tickets:import"
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
     ORDERS_READ = "orders:read"

@@ -120,3 +120,19 @@ DomainEvent = (
     | SlaWarning
     | SlaBreached
 )
+
+
+EVENT_KINDS: dict[str, str] = {
+    "created": "a ticket was opened",
+    "status_changed": "a ticket changed status",
+    "assigned": "a ticket was assigned (or unassigned)",
+    "replied": "a reply was posted (internal notes are internal events)",
+    "attachment_added": "a file was attached (those of internal notes are internal events)",
+    "team_assigned": "a ticket went to a team (internal)",
+    "tagged": "a tag was added to a ticket (internal)",
+    "untagged": "a tag was removed from a ticket (internal)",
+    "sla_warning": "an SLA target of a ticket falls due soon (internal)",
+    "sla_breached": "an SLA target of a ticket was missed (internal)",
+}
+"""Every kind the timeline writes (``ticket_event.kind``), with what it means. Webhooks offer
+exactly these: a new event's kind added here is offered to integrators with no other change."""

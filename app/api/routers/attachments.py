@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app.api.body import UploadsDep, files_only, read_files
 from app.api.deps import CurrentActor, Cursor, Id, Limit, SessionDep, StorageDep
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import problem_response, responses
 from app.api.schemas.attachments import AttachmentsAdded, SignedLink
 from app.api.schemas.common import Page
@@ -104,17 +105,24 @@ async def add_ticket_attachments(
     ticket_id: Id,
     request: Request,
     uploads: UploadsDep,
+    response: Response,
     session: SessionDep,
     actor: CurrentActor,
-) -> AttachmentsAdded:
+    idempotency_key: IdempotencyKey = None,
+) -> AttachmentsAdded | Response:
     """Add files to a ticket (`files` parts, at most `max_attachments`); 409 if it is closed.
 
     Each file is judged by its content: images (PNG, JPEG, GIF, WebP), videos
     (MP4, WebM), PDF and plain text are taken, anything else is 415.
     """
     await read_files(request, uploads, session)
-    rows = await attachment_service.add_to_ticket(session, actor, ticket_id, uploads)
-    return AttachmentsAdded(attachments=[AttachmentRead.model_validate(r) for r in rows])
+
+    async def make() -> AttachmentsAdded:
+        rows = await attachment_service.add_to_ticket(session, actor, ticket_id, uploads)
+        return AttachmentsAdded(attachments=[AttachmentRead.model_validate(r) for r in rows])
+
+    identity = uploads.fingerprint({})
+    return await idempotent(request, response, session, actor, idempotency_key, identity, make, 201)
 
 
 @router.get(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.i18n import CallerLang
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
 from app.api.schemas.tickets import CategoryCreate, CategoryRead, CategoryUpdate
 from app.domain.access import Scope, require_scope
@@ -40,22 +41,30 @@ async def list_categories(
 )
 async def create_category(
     body: CategoryCreate,
+    request: Request,
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
     lang: CallerLang,
-) -> CategoryRead:
+    idempotency_key: IdempotencyKey = None,
+) -> CategoryRead | Response:
     """Add an area (no parent) or a sub-area (admin), with its `names` in it, es, en."""
-    category = await category_service.create(
-        session,
-        actor,
-        type_=body.type,
-        name=body.name,
-        parent_id=body.parent_id,
-        names=body.names.model_dump(exclude_unset=True) if body.names else None,
+
+    async def make() -> CategoryRead:
+        category = await category_service.create(
+            session,
+            actor,
+            type_=body.type,
+            name=body.name,
+            parent_id=body.parent_id,
+            names=body.names.model_dump(exclude_unset=True) if body.names else None,
+        )
+        response.headers["Location"] = f"/api/v1/categories/{category.id}"
+        return CategoryRead.of(category, lang)
+
+    return await idempotent(
+        request, response, session, actor, idempotency_key, body.model_dump(mode="json"), make, 201
     )
-    response.headers["Location"] = f"/api/v1/categories/{category.id}"
-    return CategoryRead.of(category, lang)
 
 
 @router.patch(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.api.deps import CurrentActor, Cursor, Id, Limit, SessionDep
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.customers import CustomerCreate, CustomerRead, CustomerUpdate
@@ -21,12 +22,23 @@ router = APIRouter(prefix="/customers", tags=["customers"])
     responses=responses(400, 401, 403, 409, 422),
 )
 async def create_customer(
-    body: CustomerCreate, session: SessionDep, actor: CurrentActor, response: Response
-) -> CustomerRead:
+    body: CustomerCreate,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CustomerRead | Response:
     """Create a customer; `code` is unique (compared upper-cased)."""
-    customer = await customer_service.create(session, actor, **body.model_dump())
-    response.headers["Location"] = f"/api/v1/customers/{customer.id}"
-    return CustomerRead.model_validate(customer)
+
+    async def make() -> CustomerRead:
+        customer = await customer_service.create(session, actor, **body.model_dump())
+        response.headers["Location"] = f"/api/v1/customers/{customer.id}"
+        return CustomerRead.model_validate(customer)
+
+    return await idempotent(
+        request, response, session, actor, idempotency_key, body.model_dump(mode="json"), make, 201
+    )
 
 
 @router.get(

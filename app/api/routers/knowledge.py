@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from app.api.body import EXTRA_MODELS, MAX_JSON_BYTES, read_limited, validate_json
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.knowledge import (
@@ -78,13 +79,23 @@ Search = Annotated[
     openapi_extra=json_body(ArticleCreate),
 )
 async def create_article(
-    request: Request, response: Response, session: SessionDep, actor: CurrentActor
-) -> ArticleRead:
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: CurrentActor,
+    idempotency_key: IdempotencyKey = None,
+) -> ArticleRead | Response:
     """Write an article (agents, admins; an API key needs `kb:write`); a draft until published."""
     body = await read(request, ArticleCreate, ARTICLE_JSON_BYTES)
-    article = await article_service.create(session, actor, **body.model_dump())
-    response.headers["Location"] = f"/api/v1/kb/articles/{article.id}"
-    return ArticleRead.model_validate(article)
+
+    async def make() -> ArticleRead:
+        article = await article_service.create(session, actor, **body.model_dump())
+        response.headers["Location"] = f"/api/v1/kb/articles/{article.id}"
+        return ArticleRead.model_validate(article)
+
+    return await idempotent(
+        request, response, session, actor, idempotency_key, body.model_dump(mode="json"), make, 201
+    )
 
 
 @router.get(

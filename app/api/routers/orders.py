@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.customers import OrderCreate, OrderRead, OrderUpdate
@@ -22,12 +23,23 @@ router = APIRouter(prefix="/orders", tags=["orders"])
     responses=responses(400, 401, 403, 409, 422),
 )
 async def create_order(
-    body: OrderCreate, session: SessionDep, actor: CurrentActor, response: Response
-) -> OrderRead:
+    body: OrderCreate,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderRead | Response:
     """Record an order of a customer; `number` is unique."""
-    order = await order_service.create(session, actor, **body.model_dump())
-    response.headers["Location"] = f"/api/v1/orders/{order.id}"
-    return OrderRead.model_validate(order)
+
+    async def make() -> OrderRead:
+        order = await order_service.create(session, actor, **body.model_dump())
+        response.headers["Location"] = f"/api/v1/orders/{order.id}"
+        return OrderRead.model_validate(order)
+
+    return await idempotent(
+        request, response, session, actor, idempotency_key, body.model_dump(mode="json"), make, 201
+    )
 
 
 @router.get(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from app.api.body import JsonBody, UploadsDep, json_or_multipart, read_json_model
 from app.api.conditional import IfNoneMatch, json_or_304
 from app.api.deps import CurrentActor, Cursor, Id, SessionDep
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.paging import TimelineLimit
 from app.api.problems import responses
 from app.api.schemas.tickets import AttachmentRead, ReplyCreate, ReplyList, ReplyRead
@@ -74,7 +75,8 @@ async def create_reply(
             description="The ticket's ETag last read: 412 if it changed since (optional).",
         ),
     ] = None,
-) -> ReplyRead:
+    idempotency_key: IdempotencyKey = None,
+) -> ReplyRead | Response:
     """Reply (JSON, or multipart with a `payload` part and `files`).
 
     `internal` notes are for staff (403 for customers); a closed ticket takes no
@@ -82,18 +84,25 @@ async def create_reply(
     for them back to `in_progress`, and reopens a resolved one.
     """
     body = await read_json_model(request, ReplyCreate, uploads, session, raw)
-    reply, ticket = await reply_service.post_reply(
-        session,
-        actor,
-        ticket_id,
-        body=body.body,
-        visibility=body.visibility,
-        uploads=uploads,
-        if_match=if_match,
-    )
-    response.headers["Location"] = f"/api/v1/tickets/{ticket_id}/replies/{reply.id}"
-    response.headers["ETag"] = ticket_service.etag(ticket)
-    files: list[Attachment] = []
-    if uploads.files:
-        files = (await attachment_service.for_replies(session, actor, ticket.id, [reply]))[reply.id]
-    return ReplyRead.of(reply, _read(files))
+
+    async def make() -> ReplyRead:
+        reply, ticket = await reply_service.post_reply(
+            session,
+            actor,
+            ticket_id,
+            body=body.body,
+            visibility=body.visibility,
+            uploads=uploads,
+            if_match=if_match,
+        )
+        response.headers["Location"] = f"/api/v1/tickets/{ticket_id}/replies/{reply.id}"
+        response.headers["ETag"] = ticket_service.etag(ticket)
+        files: list[Attachment] = []
+        if uploads.files:
+            files = (await attachment_service.for_replies(session, actor, ticket.id, [reply]))[
+                reply.id
+            ]
+        return ReplyRead.of(reply, _read(files))
+
+    identity = uploads.fingerprint(body.model_dump(mode="json"))
+    return await idempotent(request, response, session, actor, idempotency_key, identity, make, 201)

@@ -11,6 +11,7 @@ from app.api.body import JsonBody, UploadsDep, json_or_multipart, read_json_mode
 from app.api.conditional import IfNoneMatch, json_or_304, matches, not_modified
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.i18n import CallerLang
+from app.api.idempotency import REPLAYED, IdempotencyKey, idempotent
 from app.api.paging import TimelineLimit
 from app.api.problems import responses
 from app.api.schemas.common import Page
@@ -41,15 +42,6 @@ from app.services import tickets as ticket_service
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Retry-safe creation: the same key and body return the first ticket.",
-    ),
-]
 IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", max_length=200, description="The ETag last read (412 if stale)."),
@@ -137,7 +129,7 @@ async def create_ticket(
     ticket and its files are stored together or not at all.
     """
     body = await read_json_model(request, TicketCreate, uploads, session, raw)
-    ticket, _ = await ticket_service.open_ticket(
+    ticket, created = await ticket_service.open_ticket(
         session,
         actor,
         ticket_service.NewTicket(
@@ -156,6 +148,8 @@ async def create_ticket(
         uploads=uploads,
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
+    if not created:
+        response.headers[REPLAYED] = "true"
     return await detail(session, ticket, actor, response, lang)
 
 
@@ -374,23 +368,33 @@ async def update_ticket(
 async def change_ticket_status(
     ticket_id: Id,
     body: StatusChange,
+    request: Request,
     response: Response,
     session: SessionDep,
     actor: CurrentActor,
     lang: CallerLang,
     if_match: IfMatch = None,
-) -> TicketDetail:
-    """Move the ticket; 409 with `allowed` when the caller may not make this move now."""
-    ticket = await ticket_service.change_status(
-        session,
-        actor,
-        ticket_id,
-        to=body.status,
-        solution=body.solution,
-        note=body.note,
-        if_match=if_match,
-    )
-    return await detail(session, ticket, actor, response, lang)
+    idempotency_key: IdempotencyKey = None,
+) -> TicketDetail | Response:
+    """Move the ticket; 409 with `allowed` when the caller may not make this move now.
+
+    With an `Idempotency-Key`, a retry gets the first answer instead of a 409 for a move
+    already made."""
+
+    async def make() -> TicketDetail:
+        ticket = await ticket_service.change_status(
+            session,
+            actor,
+            ticket_id,
+            to=body.status,
+            solution=body.solution,
+            note=body.note,
+            if_match=if_match,
+        )
+        return await detail(session, ticket, actor, response, lang)
+
+    identity = {**body.model_dump(mode="json"), "if_match": if_match}
+    return await idempotent(request, response, session, actor, idempotency_key, identity, make, 200)
 
 
 @router.get(
@@ -438,7 +442,7 @@ async def create_follow_up(
 ) -> TicketDetail:
     """A new ticket continuing a resolved or closed one (`parent_id` points at it)."""
     body = await read_json_model(request, FollowUpCreate, uploads, session, raw)
-    ticket, _ = await ticket_service.follow_up(
+    ticket, created = await ticket_service.follow_up(
         session,
         actor,
         ticket_id,
@@ -460,4 +464,6 @@ async def create_follow_up(
         uploads=uploads,
     )
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
+    if not created:
+        response.headers[REPLAYED] = "true"
     return await detail(session, ticket, actor, response, lang)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep, SettingsDep
+from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
 from app.api.schemas.auth import UserCreate, UserRead, UserUpdate
 from app.api.schemas.common import Page
@@ -26,22 +27,31 @@ async def create_user(
     session: SessionDep,
     settings: SettingsDep,
     actor: CurrentActor,
+    request: Request,
     response: Response,
-) -> UserRead:
-    user = await user_service.create(
-        session,
-        settings,
-        actor,
-        email=body.email,
-        name=body.name,
-        password=body.password,
-        role=body.role,
-        customer_id=body.customer_id,
-        phone=body.phone,
-        locale=body.locale,
-    )
-    response.headers["Location"] = f"/api/v1/users/{user.id}"
-    return UserRead.model_validate(user)
+    idempotency_key: IdempotencyKey = None,
+) -> UserRead | Response:
+    """Create a user. With an `Idempotency-Key`, the password is not part of what identifies
+    the request (no hash of it is kept)."""
+
+    async def make() -> UserRead:
+        user = await user_service.create(
+            session,
+            settings,
+            actor,
+            email=body.email,
+            name=body.name,
+            password=body.password,
+            role=body.role,
+            customer_id=body.customer_id,
+            phone=body.phone,
+            locale=body.locale,
+        )
+        response.headers["Location"] = f"/api/v1/users/{user.id}"
+        return UserRead.model_validate(user)
+
+    identity = body.model_dump(mode="json", exclude={"password"})
+    return await idempotent(request, response, session, actor, idempotency_key, identity, make, 201)
 
 
 @router.get(

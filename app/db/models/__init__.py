@@ -36,6 +36,7 @@ from app.db.models.tickets import (
     TicketCounter,
     TicketEvent,
 )
+from app.db.models.webhooks import TicketImport, Webhook, WebhookDelivery
 
 __all__ = [
     "ApiKey",
@@ -65,10 +66,13 @@ __all__ = [
     "TicketCc",
     "TicketCounter",
     "TicketEvent",
+    "TicketImport",
     "TicketPublicLink",
     "TicketSla",
     "TicketTag",
     "TimestampMixin",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "str_enum",
 ]

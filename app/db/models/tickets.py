@@ -192,7 +192,9 @@ class TicketCounter(Base):
 
 
 class IdempotencyKey(Base):
-    """A creation request made with ``Idempotency-Key``: its owner, its body's hash, its ticket."""
+    """A creating request made with ``Idempotency-Key``: its owner, its body's hash, and what
+    it made: a ticket (replayed by reading the ticket again), or any other creation's stored
+    answer (``status_code``, ``response``, ``location``), replayed as it was."""
 
     __tablename__ = "idempotency_key"
     __table_args__ = (UniqueConstraint("owner", "key", name="uq_idempotency_key_owner_key"),)
@@ -201,5 +203,10 @@ class IdempotencyKey(Base):
     owner: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="CASCADE"), index=True
+    )
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
@@ -18,7 +16,6 @@ from app.db.models import (
     Category,
     Customer,
     CustomerOrder,
-    IdempotencyKey,
     Ticket,
     TicketCounter,
     User,
@@ -40,8 +37,8 @@ from app.domain.tickets import (
     can_follow_up,
 )
 from app.services import attachments as attachment_service
+from app.services import idempotency, timeline
 from app.services import tags as tag_service
-from app.services import timeline
 from app.services.visibility import load_ticket, ticket_query
 
 
@@ -169,26 +166,14 @@ async def _fill_contact(
     return contact
 
 
-def _owner(actor: Actor) -> str:
-    return f"k:{actor.api_key_id}" if actor.api_key_id is not None else f"u:{actor.user_id}"
-
-
-def request_hash(payload: dict[str, Any]) -> str:
-    import json
-
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+request_hash = idempotency.request_hash
 
 
 async def _replay(session: AsyncSession, actor: Actor, key: str, body_hash: str) -> Ticket | None:
-    row = await session.scalar(
-        select(IdempotencyKey).where(
-            IdempotencyKey.owner == _owner(actor), IdempotencyKey.key == key
-        )
-    )
+    row = await idempotency.find(session, actor, key, body_hash)
     if row is None:
         return None
-    if row.request_hash != body_hash:
+    if row.ticket_id is None:
         raise InvalidInput(
             "This Idempotency-Key was used with another request body.",
             ["header", "Idempotency-Key"],
@@ -228,7 +213,8 @@ async def open_ticket(
             # that lose find the first ticket below, and take no number: a number comes from
             # a sequence, which a rollback would not give back. (SQLite's writers queue anyway.)
             await session.execute(
-                _KEY_LOCK, {"key": f"sportello.idempotency:{_owner(actor)}:{idempotency_key}"}
+                _KEY_LOCK,
+                {"key": f"sportello.idempotency:{idempotency.owner(actor)}:{idempotency_key}"},
             )
         first = await _replay(session, actor, idempotency_key, body_hash)
         if first is not None:
@@ -239,14 +225,7 @@ async def open_ticket(
     try:
         async with session.begin_nested():
             ticket = await _create(session, actor, data, parent, uploads)
-            session.add(
-                IdempotencyKey(
-                    owner=_owner(actor),
-                    key=idempotency_key,
-                    request_hash=body_hash,
-                    ticket_id=ticket.id,
-                )
-            )
+            idempotency.remember_ticket(session, actor, idempotency_key, body_hash, ticket.id)
             await session.flush()
     except IntegrityError:
         first = await _replay(session, actor, idempotency_key, body_hash)

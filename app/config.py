@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     waiting_timeout_days: int = Field(default=14, ge=1, le=365)
     auto_close_days: int = Field(default=7, ge=1, le=365)
 
+    semantic_search: bool = Field(
+        default=True,
+        description="Rank suggestions by meaning too, when the [semantic] extra is installed.",
+    )
+    embedding_threads: int = Field(default=1, ge=1, le=64)
+
     log_level: str = "INFO"
 
     @field_validator("cors_origins", mode="before")

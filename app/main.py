@@ -42,6 +42,7 @@ from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
 from app.infra.storage import make_storage
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
+from app.services.embeddings import embedder_for
 from app.worker import run_forever
 
 API_PREFIX = "/api/v1"
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         await ensure_first_admin(sessions, settings)
+        # The embedding model (if installed) loads now, not on the first suggestion.
+        await asyncio.to_thread(embedder_for, settings)
         stop = asyncio.Event()
         worker = (
             asyncio.create_task(run_forever(sessions, settings, stop))

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.infra import outbox
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
+from app.services import embeddings as embedding_service
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import tickets as ticket_service
 
@@ -31,6 +32,7 @@ JOBS: list[tuple[str, Job]] = [
     ("purge_idempotency_keys", ticket_service.purge_idempotency_keys),
     ("purge_delivered_mail", outbox.purge_sent),
     ("purge_orphan_attachments", attachment_service.purge_orphans),
+    ("embed_articles_and_solutions", embedding_service.embed_pending),
 ]
 
 

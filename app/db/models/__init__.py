@@ -11,7 +11,7 @@ from app.db.models.accounts import (
     str_enum,
 )
 from app.db.models.attachments import Attachment
-from app.db.models.knowledge import KbArticle
+from app.db.models.knowledge import Embedding, KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.tickets import (
     Category,
@@ -29,6 +29,7 @@ __all__ = [
     "Category",
     "Customer",
     "CustomerOrder",
+    "Embedding",
     "IdempotencyKey",
     "KbArticle",
     "LoginFailure",

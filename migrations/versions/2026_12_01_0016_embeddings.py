@@ -50,9 +50,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("vector IS NULL"),
         sqlite_where=sa.text("vector IS NULL"),
     )
-    op.create_index(
-        "ix_embedding_customer_id_id", "embedding", ["customer_id", "id"], unique=False
-    )
+    op.create_index("ix_embedding_customer_id_id", "embedding", ["customer_id", "id"], unique=False)
     # What is already there waits for the worker like what is written from now on.
     op.execute(
         "INSERT INTO embedding (kb_article_id, model) SELECT id, '' FROM kb_article ORDER BY id"

@@ -41,9 +41,17 @@ async def mark_stale(
     )
 
 
-async def latest(session: AsyncSession) -> int:
-    """The largest row id: it grows whenever a vector is stored (a row is replaced to store one)."""
-    return int(await session.scalar(select(func.coalesce(func.max(Embedding.id), 0))) or 0)
+async def latest(session: AsyncSession, customer_id: int | None) -> int:
+    """The largest row id of the articles' rows (no customer) or of one customer's tickets: it
+    grows whenever one of their vectors is stored (a row is replaced to store one)."""
+    scope = (
+        Embedding.customer_id.is_(None)
+        if customer_id is None
+        else Embedding.customer_id == customer_id
+    )
+    return int(
+        await session.scalar(select(func.coalesce(func.max(Embedding.id), 0)).where(scope)) or 0
+    )
 
 
 async def article_vectors(session: AsyncSession, model: str) -> list[tuple[int, bytes]]:

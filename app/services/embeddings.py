@@ -5,7 +5,7 @@
 their texts outside the event loop, and stores each vector in a new row (a new
 id). ``Vectors`` keeps, per database, the articles' vectors and those of the
 customers' solved tickets asked about lately as matrices in the process, and
-reloads them when the largest row id shows that vectors changed.
+reloads a set when its largest row id shows that one of its vectors changed.
 """
 
 from __future__ import annotations
@@ -112,10 +112,11 @@ async def embed_pending(session: AsyncSession, settings: Settings, *, batch: int
 
 @dataclass
 class _Held:
-    version: int = -1
+    """One database's vectors in this process: each set with the version it was loaded at."""
+
     model: str = ""
-    articles: VectorSet | None = None
-    tickets: OrderedDict[int, VectorSet] = field(default_factory=OrderedDict)
+    articles: tuple[int, VectorSet] | None = None
+    tickets: OrderedDict[int, tuple[int, VectorSet]] = field(default_factory=OrderedDict)
 
 
 _held: weakref.WeakKeyDictionary[object, _Held] = weakref.WeakKeyDictionary()
@@ -123,7 +124,9 @@ _lock = threading.Lock()
 
 
 class Vectors:
-    """The vectors of one database as this process holds them, current as of one request."""
+    """The vectors of one database as this process holds them; each set is checked against
+    the database's version of it (one indexed max) when asked for, and reloaded if it moved:
+    a ticket solved for one customer reloads nobody else's."""
 
     def __init__(self, session: AsyncSession, embedder: Embedder, held: _Held) -> None:
         self._session = session
@@ -134,35 +137,32 @@ class Vectors:
     async def current(cls, session: AsyncSession, embedder: Embedder) -> Vectors:
         bind = session.get_bind()
         with _lock:
-            held = _held.setdefault(bind, _Held())
-        version = await store.latest(session)
-        if version != held.version or held.model != embedder.name:
-            fresh = _Held(version=version, model=embedder.name)
-            with _lock:
-                _held[bind] = fresh
-            held = fresh
+            held = _held.get(bind)
+            if held is None or held.model != embedder.name:
+                held = _held[bind] = _Held(model=embedder.name)
         return cls(session, embedder, held)
 
     async def articles(self) -> VectorSet:
-        if self._held.articles is None:
+        version = await store.latest(self._session, None)
+        found = self._held.articles
+        if found is None or found[0] != version:
             rows = await store.article_vectors(self._session, self._embedder.name)
-            self._held.articles = VectorSet(rows)
-        return self._held.articles
+            found = self._held.articles = (version, VectorSet(rows))
+        return found[1]
 
     async def tickets(self, customer_id: int) -> VectorSet:
         held = self._held
+        version = await store.latest(self._session, customer_id)
         found = held.tickets.get(customer_id)
-        if found is None:
+        if found is None or found[0] != version:
             rows = await store.ticket_vectors(self._session, self._embedder.name, customer_id)
-            found = VectorSet(rows)
-            held.tickets[customer_id] = found
-            while sum(len(v) for v in held.tickets.values()) > MAX_CACHED_TICKETS:
+            found = held.tickets[customer_id] = (version, VectorSet(rows))
+            while sum(len(v) for _, v in held.tickets.values()) > MAX_CACHED_TICKETS:
                 if len(held.tickets) == 1:
                     break
                 held.tickets.popitem(last=False)
-        else:
-            held.tickets.move_to_end(customer_id)
-        return found
+        held.tickets.move_to_end(customer_id)
+        return found[1]
 
 
 def forget() -> None:

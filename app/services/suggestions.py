@@ -139,20 +139,34 @@ async def suggest(
     groups = fulltext.draft_groups(draft.subject, draft.description)
     if not groups:
         return Suggestions()
-    meaning = await _meaning(session, embedder, draft.text())
+    embedding = None
+    if embedder is not None and embedder.name in CALIBRATIONS:
+        # The model runs in a thread (its C engine lets go of the GIL) while the database
+        # ranks by words: the draft's embedding costs no more than the longer of the two.
+        embedding = asyncio.ensure_future(asyncio.to_thread(embedder.query, draft.text()))
+    try:
+        ticket_words: Sequence[int] = []
+        if customer_id is not None:
+            ticket_words = await _ticket_words(session, actor, groups, customer_id)
+        article_words = await _article_words(session, groups)
+    except BaseException:
+        if embedding is not None:
+            embedding.cancel()
+        raise
+    meaning = None
+    if embedder is not None and embedding is not None:
+        meaning = _Meaning(
+            await embedding,
+            await Vectors.current(session, embedder),
+            CALIBRATIONS[embedder.name],
+        )
     tickets = []
     if customer_id is not None:
-        tickets = await _tickets(session, actor, groups, meaning, customer_id, draft.type)
-    return Suggestions(articles=await _articles(session, groups, meaning), tickets=tickets)
-
-
-async def _meaning(session: AsyncSession, embedder: Embedder | None, text: str) -> _Meaning | None:
-    if embedder is None or embedder.name not in CALIBRATIONS:
-        return None
-    # The model runs outside the event loop (its C engine lets go of the GIL).
-    query = await asyncio.to_thread(embedder.query, text)
-    vectors = await Vectors.current(session, embedder)
-    return _Meaning(query, vectors, CALIBRATIONS[embedder.name])
+        tickets = await _tickets(
+            session, actor, groups, meaning, customer_id, draft.type, ticket_words
+        )
+    articles = await _articles(session, groups, meaning, article_words)
+    return Suggestions(articles=articles, tickets=tickets)
 
 
 async def _customer_of(session: AsyncSession, actor: Actor, code: str | None) -> int | None:
@@ -165,13 +179,12 @@ async def _customer_of(session: AsyncSession, actor: Actor, code: str | None) ->
     return customer.id
 
 
-async def _articles(
-    session: AsyncSession, groups: list[tuple[str, ...]], meaning: _Meaning | None
-) -> list[tuple[KbArticle, float]]:
+async def _article_words(session: AsyncSession, groups: list[tuple[str, ...]]) -> Sequence[int]:
+    """The published articles the full-text index ranks best for any of the draft's words."""
     hits = fulltext.scored(
         fulltext.dialect_of(session), "kb_article_fts", "kb_article_id", groups, any_word=True
     ).subquery("hits")
-    lexical = (
+    return (
         await session.scalars(
             select(hits.c.id)
             .join(KbArticle, hits.c.id == KbArticle.id)
@@ -180,6 +193,14 @@ async def _articles(
             .limit(CANDIDATES)
         )
     ).all()
+
+
+async def _articles(
+    session: AsyncSession,
+    groups: list[tuple[str, ...]],
+    meaning: _Meaning | None,
+    lexical: Sequence[int],
+) -> list[tuple[KbArticle, float]]:
     near = _near(meaning, await meaning.vectors.articles() if meaning else None, lexical)
     ids = list(dict.fromkeys([*lexical, *near]))
     items: Sequence[KbArticle] = []
@@ -202,19 +223,15 @@ async def _articles(
     )
 
 
-async def _tickets(
-    session: AsyncSession,
-    actor: Actor,
-    groups: list[tuple[str, ...]],
-    meaning: _Meaning | None,
-    customer_id: int,
-    ticket_type: TicketType | None,
-) -> list[tuple[Ticket, float]]:
+async def _ticket_words(
+    session: AsyncSession, actor: Actor, groups: list[tuple[str, ...]], customer_id: int
+) -> Sequence[int]:
+    """The customer's solved tickets the full-text index ranks best for any of the words."""
     hits = fulltext.scored(
         fulltext.dialect_of(session), "ticket_fts", "ticket_id", groups, any_word=True
     ).subquery("hits")
     stmt = solved(ticket_query(actor)).join(hits, hits.c.id == Ticket.id)
-    lexical = (
+    return (
         await session.scalars(
             stmt.with_only_columns(Ticket.id)
             .where(Ticket.customer_id == customer_id)
@@ -222,6 +239,17 @@ async def _tickets(
             .limit(CANDIDATES)
         )
     ).all()
+
+
+async def _tickets(
+    session: AsyncSession,
+    actor: Actor,
+    groups: list[tuple[str, ...]],
+    meaning: _Meaning | None,
+    customer_id: int,
+    ticket_type: TicketType | None,
+    lexical: Sequence[int],
+) -> list[tuple[Ticket, float]]:
     near = _near(meaning, await meaning.vectors.tickets(customer_id) if meaning else None, lexical)
     ids = list(dict.fromkeys([*lexical, *near]))
     items: Sequence[Ticket] = []

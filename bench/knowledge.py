@@ -22,6 +22,12 @@ Measured on 2 shared cores (PostgreSQL 15, SQLite 3.40):
 | /kb/suggest, a customer of 200 tickets, 10 words | 6-19 | 117-168 |
 | /kb/suggest, a customer of 20,000 tickets, 10 words | 114-179 | 125-164 |
 
+With the embedding model (PostgreSQL, 2026-12-01, on 2 cores at load 15-22 from
+other work, so every figure is inflated several times; p50 / p95 ms): one draft's
+embedding 295 / 629 wall clock, 49 / 65 CPU; /kb/suggest for a customer of 200
+139 / 259 lexical, 1,400 / 1,940 with the model; for a customer of 20,000
+933 / 1,773 lexical, 1,958 / 3,644 with the model (README, "Semantic suggestions").
+
 Before the query constants were written into the statements, PostgreSQL's
 generic plan took 1.4-1.8 s for the first line from the 6th run; and ranking an
 any-word draft over every customer's tickets (what staff suggestions did before

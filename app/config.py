@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     webhook_batch_size: int = Field(default=50, ge=1, le=1000)
     webhook_concurrency: int = Field(default=8, ge=1, le=100)
     webhook_retention_days: int = Field(default=30, ge=1, le=3650)
+    semantic_search: bool = Field(
+        default=True,
+        description="Rank suggestions by meaning too, when the [semantic] extra is installed.",
+    )
+    embedding_threads: int = Field(default=1, ge=1, le=64)
 
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 

@@ -68,6 +68,7 @@ from app.services import notifications as _notifications  # noqa: F401  (the out
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
 from app.services import sla as _sla  # noqa: F401  (keeps the SLA clocks)
 from app.services import webhooks as _webhooks  # noqa: F401  (webhooks listen)
+from app.services.embeddings import embedder_for
 from app.version import __version__
 from app.worker import run_forever
 
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.mail_mode,
             ", ".join(settings.cors_origins) or "none (browsers on other origins are refused)",
         )
+        # The embedding model (if installed) loads now, not on the first suggestion.
+        await asyncio.to_thread(embedder_for, settings)
         stop = asyncio.Event()
         worker = (
             asyncio.create_task(run_forever(sessions, settings, stop))

@@ -21,6 +21,7 @@ from app.infra.imap import ImapError
 from app.infra.metrics import WORKER_METRICS
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
+from app.services import embeddings as embedding_service
 from app.services import mailbox
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
@@ -40,6 +41,7 @@ JOBS: list[tuple[str, Job]] = [
     ("purge_delivered_mail", outbox.purge_sent),
     ("purge_orphan_attachments", attachment_service.purge_orphans),
     ("purge_delivered_webhooks", webhook_delivery.purge_delivered),
+    ("embed_articles_and_solutions", embedding_service.embed_pending),
 ]
 
 

@@ -2,12 +2,16 @@
 
     python bench/knowledge.py postgresql+asyncpg://postgres@127.0.0.1:5432/EMPTY_DB
     python bench/knowledge.py sqlite+aiosqlite:///var/bench.db
+    python bench/knowledge.py URL --reuse    # times again a database it filled before
 
 Fills an empty database (migrated here) with 400,000 tickets of 2,000 customers,
 two thirds solved, each indexed with 68 words drawn from a 20,000-word
 vocabulary with a skewed (Zipf-like) frequency; customer 7 gets 20,000 of them.
-Then times the service calls (milliseconds, 7 runs each, fresh session each run;
-PostgreSQL switches prepared statements to a generic plan from the 6th run).
+Then times the service calls (milliseconds, 20 runs each, fresh session each run;
+PostgreSQL switches prepared statements to a generic plan from the 6th run). With
+the ``[semantic]`` extra installed, the solved tickets of customers 3 and 7 and 200
+articles get (random) vectors, and the suggestions are timed with the model too:
+the draft's embedding included, and the first run loading the customer's vectors.
 
 Measured on 2 shared cores (PostgreSQL 15, SQLite 3.40):
 
@@ -17,6 +21,12 @@ Measured on 2 shared cores (PostgreSQL 15, SQLite 3.40):
 | /solutions, one customer (20,000 tickets) | 95-150 | 26-37 |
 | /kb/suggest, a customer of 200 tickets, 10 words | 6-19 | 117-168 |
 | /kb/suggest, a customer of 20,000 tickets, 10 words | 114-179 | 125-164 |
+
+With the embedding model (PostgreSQL, 2026-12-01, on 2 cores at load 15-22 from
+other work, so every figure is inflated several times; p50 / p95 ms): one draft's
+embedding 295 / 629 wall clock, 49 / 65 CPU; /kb/suggest for a customer of 200
+139 / 259 lexical, 1,400 / 1,940 with the model; for a customer of 20,000
+933 / 1,773 lexical, 1,958 / 3,644 with the model (README, "Semantic suggestions").
 
 Before the query constants were written into the statements, PostgreSQL's
 generic plan took 1.4-1.8 s for the first line from the 6th run; and ranking an
@@ -42,6 +52,7 @@ from app.config import Settings
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
 from app.domain.access import Actor, Role
+from app.services import embeddings as embedding_service
 from app.services import suggestions
 
 TICKETS = 400_000
@@ -112,10 +123,14 @@ async def main(url: str) -> None:
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine)
     async with sessions() as session:
-        if await session.scalar(text("SELECT count(*) FROM ticket")):
-            sys.exit("the database is not empty")
+        count = await session.scalar(text("SELECT count(*) FROM ticket"))
+    reuse = "--reuse" in sys.argv and count == TICKETS
+    if count and not reuse:
+        sys.exit("the database is not empty (--reuse times again a database this filled)")
     started = time.perf_counter()
-    if settings.is_sqlite:
+    if reuse:
+        pass
+    elif settings.is_sqlite:
         await asyncio.to_thread(fill_sqlite, str(make_url(url).database))
     else:
         async with engine.begin() as conn:
@@ -123,11 +138,29 @@ async def main(url: str) -> None:
                 if statement.strip():
                     await conn.execute(text(statement))
     print(f"filled in {time.perf_counter() - started:.0f} s")
+    rss_before = rss_mb()
+    embedder = embedding_service.embedder_for(settings)
+    if embedder is not None:
+        embedder.query("warm up")
+        print(f"model loaded: process RSS {rss_before:.0f} MB -> {rss_mb():.0f} MB")
+        if not reuse:
+            async with sessions.begin() as session:
+                solved = await fill_vectors(session, embedder.name)
+            print(f"vectors of {solved} solved tickets (customers 3 and 7), 200 articles stored")
+        times, cpu = [], []
+        for n in range(20):
+            t, c = time.perf_counter(), time.process_time()
+            await asyncio.to_thread(embedder.query, f"{n} {DRAFT_TEXT}")
+            times.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.process_time() - c) * 1000)
+        print(f"{'embedding one draft (wall, cpu)':36}" + pct(times) + " |" + pct(cpu))
 
     agent = Actor(role=Role.AGENT, user_id=None, customer_id=None, name="agent")
     small = Actor(role=Role.CUSTOMER, user_id=None, customer_id=3, name="small")
     big = Actor(role=Role.CUSTOMER, user_id=None, customer_id=BIG_CUSTOMER, name="big")
-    draft = suggestions.Draft(subject=" ".join(WORDS[:3]), description=" ".join(WORDS[3:]))
+    draft = suggestions.Draft(
+        subject=" ".join(WORDS[:3]), description=" ".join(WORDS[3:]) + " " + DRAFT_TEXT
+    )
     two = " ".join(WORDS[:2])
     calls: list[tuple[str, Callable[[AsyncSession], Awaitable[Any]]]] = [
         (
@@ -144,16 +177,88 @@ async def main(url: str) -> None:
         ),
         ("suggest, a customer of 200", lambda s: suggestions.suggest(s, small, draft)),
         ("suggest, a customer of 20,000", lambda s: suggestions.suggest(s, big, draft)),
+        (
+            "suggest + model, customer of 200",
+            lambda s: suggestions.suggest(s, small, draft, embedder),
+        ),
+        (
+            "suggest + model, customer of 20,000",
+            lambda s: suggestions.suggest(s, big, draft, embedder),
+        ),
     ]
     for name, call in calls:
+        if embedder is None and "model" in name:
+            continue
         times = []
-        for _ in range(7):
+        for _ in range(RUNS):
             async with sessions() as session:
                 t = time.perf_counter()
                 await call(session)
                 times.append((time.perf_counter() - t) * 1000)
-        print(f"{name:36}" + "".join(f"{ms:7.0f}" for ms in times))
+        print(f"{name:36}" + pct(times) + "   runs: " + " ".join(f"{ms:.0f}" for ms in times))
+    print(f"process RSS at the end {rss_mb():.0f} MB")
     await engine.dispose()
+
+
+RUNS = 20
+DRAFT_TEXT = (
+    "Buongiorno, da ieri la fattura al cliente risulta scartata e non riesco a reinviarla, "
+    "potete aiutarmi a capire cosa devo correggere?"
+)
+
+
+def pct(times: list[float]) -> str:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f" p50 {ordered[len(ordered) // 2]:6.0f} p95 {p95:6.0f} ms"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def fill_vectors(session: AsyncSession, model: str) -> int:
+    """Random unit vectors for the solved tickets of customers 3 and 7, and 200 articles: the
+    cost of ranking by meaning does not depend on what the vectors say."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    tickets = (
+        await session.execute(
+            text(
+                "SELECT id, customer_id FROM ticket WHERE customer_id IN (3, 7)"
+                " AND status = 'resolved'"
+            )
+        )
+    ).all()
+    await session.execute(
+        text(
+            "INSERT INTO kb_article (id, title, body, locale, published, created_at, updated_at)"
+            " SELECT g, 't', 'b', 'it', true, '2026-01-01', '2026-01-01' FROM ("
+            + " UNION ALL ".join(f"SELECT {g} AS g" for g in range(1, 201))
+            + ") AS s"
+        )
+    )
+
+    def unit() -> bytes:
+        v = rng.standard_normal(384).astype("<f4")
+        return bytes((v / np.linalg.norm(v)).astype("<f4").tobytes())
+
+    rows = [{"a": None, "t": t, "c": c, "m": model, "v": unit()} for t, c in tickets] + [
+        {"a": a, "t": None, "c": None, "m": model, "v": unit()} for a in range(1, 201)
+    ]
+    await session.execute(
+        text(
+            "INSERT INTO embedding (kb_article_id, ticket_id, customer_id, model, vector)"
+            " VALUES (:a, :t, :c, :m, :v)"
+        ),
+        rows,
+    )
+    return len(tickets)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from app.config import Settings
 from app.db.base import Base
 from app.db.session import make_engine, make_sessionmaker
 from app.main import create_app
+from app.services import embeddings as embedding_service
 from tests.factories import SSL_CONTEXT, Desk
 from tests.s3 import S3Server
 from tests.smtp import SmtpSink
@@ -87,6 +88,8 @@ class Database:
                     )
 
         self.run(go())
+        # Ids start again: vectors held in memory would be of another test's rows.
+        embedding_service.forget()
 
     def scalar(self, sql: str, **params: Any) -> Any:
         async def go() -> Any:

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
+from app.db import embeddings
+
 MAX_QUERY_WORDS = 12
 _WORD = re.compile(r"[0-9a-z]+")
 
@@ -163,7 +165,7 @@ async def index_ticket(session: AsyncSession, ticket_id: int) -> None:
     """(Re)build a ticket's index entry from its subject, description, solution, public replies."""
     row = (
         await session.execute(
-            text("SELECT subject, description, solution FROM ticket WHERE id = :id"),
+            text("SELECT subject, description, solution, customer_id FROM ticket WHERE id = :id"),
             {"id": ticket_id},
         )
     ).one()
@@ -179,6 +181,8 @@ async def index_ticket(session: AsyncSession, ticket_id: int) -> None:
         )
     ).all()
     await index_ticket_text(session, ticket_id, row.subject, row.description, row.solution, replies)
+    if row.solution:  # a solved ticket may answer someone else's draft: embed it too
+        await embeddings.mark_stale(session, ticket_id=ticket_id, customer_id=row.customer_id)
 
 
 def reply_budget(replies_before: int, body: str) -> tuple[str, int]:
@@ -308,6 +312,7 @@ async def index_article(session: AsyncSession, article_id: int, title: str, body
     await _store(
         session, "kb_article_fts", "kb_article_id", article_id, document(title), document(body)
     )
+    await embeddings.mark_stale(session, kb_article_id=article_id)
 
 
 def draft_groups(*parts: str | None, limit: int = SUGGEST_MAX_WORDS) -> list[tuple[str, ...]]:

@@ -14,6 +14,8 @@ from app.db.models import Category, KbArticle
 from app.db.pagination import page_by_id, ranked_page
 from app.domain.access import Actor, Locale, Scope, require_scope, require_staff
 from app.domain.errors import InvalidInput
+from app.infra.embeddings import Embedder
+from app.services.embeddings import closest
 from app.services.visibility import load_article, visible_articles
 
 INDEXED = ("title", "body")
@@ -105,14 +107,22 @@ def _filtered(actor: Actor, f: Filters) -> Select[KbArticle]:
 
 
 async def list_page(
-    session: AsyncSession, actor: Actor, filters: Filters, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    actor: Actor,
+    filters: Filters,
+    *,
+    limit: int,
+    cursor: str | None,
+    embedder: Embedder | None = None,
 ) -> tuple[list[KbArticle], str | None]:
     """A page of the articles the caller may read.
 
     Without ``q``, by id. With ``q``, every word must match (in any of its
     forms) and the best come first: the page is keyset on (score, id), so no
     offset is scanned; while the index does not change, pages neither repeat
-    nor skip an article.
+    nor skip an article. When no article has every word (a typo, another
+    language) and the embedding model is installed, the first page holds the
+    articles surely close in meaning instead, closest first, and no next page.
     """
     require_scope(actor, Scope.KB_READ)
     stmt = _filtered(actor, filters)
@@ -128,4 +138,9 @@ async def list_page(
     rows, next_cursor = await ranked_page(
         session, ranked, hits.c.score, KbArticle.id, limit=limit, cursor=cursor
     )
+    if not rows and cursor is None:
+        close = await closest(session, embedder, filters.q, limit)
+        if close:
+            found = {a.id: a for a in await session.scalars(stmt.where(KbArticle.id.in_(close)))}
+            return [found[i] for i in close if i in found], None
     return [article for article, _ in rows], next_cursor

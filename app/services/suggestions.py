@@ -3,16 +3,19 @@
 Both read the tickets' full-text index (subject, description, solution, public
 replies) restricted to the resolved and closed tickets the caller may see (a
 customer's own and their colleagues', never another customer's) that have a
-solution worth reading.
+solution worth reading. Suggestions also rank by meaning when the embedding
+model is installed: the draft is embedded once, compared with the vectors the
+worker stored, and the two rankings are fused (``domain/ranking.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
@@ -20,9 +23,12 @@ from app.db.models import KbArticle, Ticket
 from app.db.pagination import ranked_page
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import InvalidInput
-from app.domain.knowledge import CANDIDATES, NOT_ANSWERS, Candidate, choose
+from app.domain.knowledge import CANDIDATES, NOT_ANSWERS, SUGGESTIONS
+from app.domain.ranking import CALIBRATIONS, Calibration, Ranked, fuse
 from app.domain.tickets import TicketStatus, TicketType
+from app.infra.embeddings import Embedder, VectorSet
 from app.services.customers import get_by_code
+from app.services.embeddings import Vectors, closest
 from app.services.visibility import ticket_query
 
 SOLVED = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
@@ -51,8 +57,14 @@ async def search_solutions(
     customer_id: int | None,
     limit: int,
     cursor: str | None,
+    embedder: Embedder | None = None,
 ) -> tuple[list[Ticket], str | None]:
-    """Resolved and closed tickets matching every word of ``q``, best first, keyset-paged."""
+    """Resolved and closed tickets matching every word of ``q``, best first, keyset-paged.
+
+    When none has every word and the search is of one customer's tickets (a
+    customer's own, or staff naming one), the first page holds those surely
+    close in meaning instead (model installed), closest first, and no next page.
+    """
     require_scope(actor, Scope.TICKETS_READ)
     groups = fulltext.query_groups(q)
     if not groups:
@@ -66,6 +78,19 @@ async def search_solutions(
     rows, next_cursor = await ranked_page(
         session, stmt, hits.c.score, Ticket.id, limit=limit, cursor=cursor
     )
+    scope = customer_id if customer_id is not None else actor.customer_id
+    if not rows and cursor is None and scope is not None:
+        close = await closest(session, embedder, q, limit, customer_id=scope)
+        if close:
+            found = {
+                t.id: t
+                for t in await session.scalars(
+                    solved(ticket_query(actor)).where(
+                        Ticket.id.in_(close), Ticket.customer_id == scope
+                    )
+                )
+            }
+            return [found[i] for i in close if i in found], None
     return [ticket for ticket, _ in rows], next_cursor
 
 
@@ -76,6 +101,9 @@ class Draft:
     type: TicketType | None = None
     customer_code: str | None = None
 
+    def text(self) -> str:
+        return f"{self.subject}\n{self.description or ''}"
+
 
 @dataclass
 class Suggestions:
@@ -83,16 +111,27 @@ class Suggestions:
     tickets: list[tuple[Ticket, float]] = field(default_factory=list)
 
 
-async def suggest(session: AsyncSession, actor: Actor, draft: Draft) -> Suggestions:
+@dataclass
+class _Meaning:
+    """The draft's vector, the stored vectors, and how to read the similarities."""
+
+    query: bytes
+    vectors: Vectors
+    calibration: Calibration
+
+
+async def suggest(
+    session: AsyncSession, actor: Actor, draft: Draft, embedder: Embedder | None = None
+) -> Suggestions:
     """The published articles and solved tickets most likely to answer ``draft``, best first.
 
-    Any of the draft's words may match; the database ranks, and the rule of
-    :func:`app.domain.knowledge.choose` keeps those that share enough words with
-    the draft. The tickets are the customer's: a customer user's own company's,
-    or, for staff, the one they name with ``customer_code`` (as when opening a
-    ticket on a customer's behalf). Staff naming none get articles only: ranking
-    any-word matches over every customer's tickets costs seconds at a million
-    tickets, and ``GET /solutions`` searches them all.
+    Any of the draft's words may match; the database ranks, the embedding model
+    (when given) ranks by meaning, and :func:`app.domain.ranking.fuse` keeps what
+    is worth showing. The tickets are the customer's: a customer user's own
+    company's, or, for staff, the one they name with ``customer_code`` (as when
+    opening a ticket on a customer's behalf). Staff naming none get articles only:
+    ranking any-word matches over every customer's tickets costs seconds at a
+    million tickets, and ``GET /solutions`` searches them all.
     """
     require_scope(actor, Scope.KB_READ)
     require_scope(actor, Scope.TICKETS_READ)
@@ -100,10 +139,34 @@ async def suggest(session: AsyncSession, actor: Actor, draft: Draft) -> Suggesti
     groups = fulltext.draft_groups(draft.subject, draft.description)
     if not groups:
         return Suggestions()
+    embedding = None
+    if embedder is not None and embedder.name in CALIBRATIONS:
+        # The model runs in a thread (its C engine lets go of the GIL) while the database
+        # ranks by words: the draft's embedding costs no more than the longer of the two.
+        embedding = asyncio.ensure_future(asyncio.to_thread(embedder.query, draft.text()))
+    try:
+        ticket_words: Sequence[int] = []
+        if customer_id is not None:
+            ticket_words = await _ticket_words(session, actor, groups, customer_id)
+        article_words = await _article_words(session, groups)
+    except BaseException:
+        if embedding is not None:
+            embedding.cancel()
+        raise
+    meaning = None
+    if embedder is not None and embedding is not None:
+        meaning = _Meaning(
+            await embedding,
+            await Vectors.current(session, embedder),
+            CALIBRATIONS[embedder.name],
+        )
     tickets = []
     if customer_id is not None:
-        tickets = await _tickets(session, actor, groups, customer_id, draft.type)
-    return Suggestions(articles=await _articles(session, groups), tickets=tickets)
+        tickets = await _tickets(
+            session, actor, groups, meaning, customer_id, draft.type, ticket_words
+        )
+    articles = await _articles(session, groups, meaning, article_words)
+    return Suggestions(articles=articles, tickets=tickets)
 
 
 async def _customer_of(session: AsyncSession, actor: Actor, code: str | None) -> int | None:
@@ -116,65 +179,136 @@ async def _customer_of(session: AsyncSession, actor: Actor, code: str | None) ->
     return customer.id
 
 
-async def _articles(
-    session: AsyncSession, groups: list[tuple[str, ...]]
-) -> list[tuple[KbArticle, float]]:
+async def _article_words(session: AsyncSession, groups: list[tuple[str, ...]]) -> Sequence[int]:
+    """The published articles the full-text index ranks best for any of the draft's words."""
     hits = fulltext.scored(
         fulltext.dialect_of(session), "kb_article_fts", "kb_article_id", groups, any_word=True
     ).subquery("hits")
-    stmt = (
-        select(KbArticle, hits.c.score)
-        .join(hits, hits.c.id == KbArticle.id)
-        .where(KbArticle.published.is_(True))
-        .order_by(hits.c.score.desc(), KbArticle.id)
-        .limit(CANDIDATES)
+    return (
+        await session.scalars(
+            select(hits.c.id)
+            .join(KbArticle, hits.c.id == KbArticle.id)
+            .where(KbArticle.published.is_(True))
+            .order_by(hits.c.score.desc(), hits.c.id)
+            .limit(CANDIDATES)
+        )
+    ).all()
+
+
+async def _articles(
+    session: AsyncSession,
+    groups: list[tuple[str, ...]],
+    meaning: _Meaning | None,
+    lexical: Sequence[int],
+) -> list[tuple[KbArticle, float]]:
+    near = _near(meaning, await meaning.vectors.articles() if meaning else None, lexical)
+    ids = list(dict.fromkeys([*lexical, *near]))
+    items: Sequence[KbArticle] = []
+    if ids:
+        items = (
+            await session.scalars(
+                select(KbArticle).where(KbArticle.id.in_(ids), KbArticle.published.is_(True))
+            )
+        ).all()
+    return await _rank(
+        session,
+        "kb_article_fts",
+        "kb_article_id",
+        groups,
+        list(items),
+        lexical,
+        near,
+        meaning,
+        lambda _article: False,
     )
-    rows = (await session.execute(stmt)).all()
-    return await _choose(
-        session, "kb_article_fts", "kb_article_id", groups, rows, lambda _article: False
-    )
+
+
+async def _ticket_words(
+    session: AsyncSession, actor: Actor, groups: list[tuple[str, ...]], customer_id: int
+) -> Sequence[int]:
+    """The customer's solved tickets the full-text index ranks best for any of the words."""
+    hits = fulltext.scored(
+        fulltext.dialect_of(session), "ticket_fts", "ticket_id", groups, any_word=True
+    ).subquery("hits")
+    stmt = solved(ticket_query(actor)).join(hits, hits.c.id == Ticket.id)
+    return (
+        await session.scalars(
+            stmt.with_only_columns(Ticket.id)
+            .where(Ticket.customer_id == customer_id)
+            .order_by(hits.c.score.desc(), Ticket.id)
+            .limit(CANDIDATES)
+        )
+    ).all()
 
 
 async def _tickets(
     session: AsyncSession,
     actor: Actor,
     groups: list[tuple[str, ...]],
+    meaning: _Meaning | None,
     customer_id: int,
     ticket_type: TicketType | None,
+    lexical: Sequence[int],
 ) -> list[tuple[Ticket, float]]:
-    hits = fulltext.scored(
-        fulltext.dialect_of(session), "ticket_fts", "ticket_id", groups, any_word=True
-    ).subquery("hits")
-    stmt = solved(ticket_query(actor)).add_columns(hits.c.score).join(hits, hits.c.id == Ticket.id)
-    stmt = (
-        stmt.where(Ticket.customer_id == customer_id)
-        .order_by(hits.c.score.desc(), Ticket.id)
-        .limit(CANDIDATES)
-    )
-    rows = (await session.execute(stmt)).all()
-    return await _choose(
-        session, "ticket_fts", "ticket_id", groups, rows, lambda t: t.type is ticket_type
+    near = _near(meaning, await meaning.vectors.tickets(customer_id) if meaning else None, lexical)
+    ids = list(dict.fromkeys([*lexical, *near]))
+    items: Sequence[Ticket] = []
+    if ids:
+        items = (
+            await session.scalars(
+                solved(ticket_query(actor)).where(
+                    Ticket.id.in_(ids), Ticket.customer_id == customer_id
+                )
+            )
+        ).all()
+    return await _rank(
+        session,
+        "ticket_fts",
+        "ticket_id",
+        groups,
+        list(items),
+        lexical,
+        near,
+        meaning,
+        lambda t: t.type is ticket_type,
     )
 
 
-async def _choose(
+def _near(
+    meaning: _Meaning | None, vectors: VectorSet | None, lexical: Sequence[int]
+) -> dict[int, float]:
+    """The items nearest to the draft by meaning and the lexical candidates, with their
+    similarity to the draft (those that have a vector)."""
+    if meaning is None or vectors is None:
+        return {}
+    near = dict(vectors.nearest(meaning.query, meaning.calibration.semantic_depth))
+    return {**vectors.similarities(meaning.query, lexical), **near}
+
+
+async def _rank(
     session: AsyncSession,
     table: str,
     key: str,
     groups: list[tuple[str, ...]],
-    rows: Sequence[Row[R, float]],
+    items: list[R],
+    lexical: Sequence[int],
+    near: dict[int, float],
+    meaning: _Meaning | None,
     same_type: Callable[[R], bool],
 ) -> list[tuple[R, float]]:
-    """Judge the database's best matches by the domain's rule; keep the chosen, best first."""
-    by_id = {item.id: (item, float(score)) for item, score in rows}
+    """Judge the candidates by the domain's rule; keep the chosen, best first."""
+    by_id = {item.id: item for item in items}
     found = await fulltext.indexed_words(session, table, key, list(by_id))
+    lexical_rank = {row_id: n for n, row_id in enumerate(lexical, start=1)}
     candidates = [
-        Candidate(
+        Ranked(
             id=row_id,
-            score=score,
+            lexical_rank=lexical_rank.get(row_id),
             matched=fulltext.matched(groups, found.get(row_id, frozenset())),
+            similarity=near.get(row_id),
             same_type=same_type(item),
         )
-        for row_id, (item, score) in by_id.items()
+        for row_id, item in by_id.items()
     ]
-    return [(by_id[c.id][0], c.score) for c in choose(candidates, len(groups))]
+    chosen = fuse(candidates, len(groups), meaning.calibration if meaning else None, SUGGESTIONS)
+    return [(by_id[row_id], score) for row_id, score in chosen]

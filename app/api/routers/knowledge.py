@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
 from app.api.body import EXTRA_MODELS, MAX_JSON_BYTES, read_limited, validate_json
-from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
+from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep, SettingsDep
 from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
 from app.api.schemas.common import Page
@@ -25,6 +25,7 @@ from app.api.schemas.tickets import TicketRead
 from app.domain.access import Locale
 from app.domain.errors import BadRequest, UnsupportedMediaType
 from app.services import articles as article_service
+from app.services import embeddings as embedding_service
 from app.services import suggestions as suggestion_service
 
 router = APIRouter(prefix="/kb", tags=["knowledge"])
@@ -107,6 +108,7 @@ async def create_article(
 async def list_articles(
     session: SessionDep,
     actor: CurrentActor,
+    settings: SettingsDep,
     q: Search = None,
     category_id: Annotated[IdFilter, Query(description="Includes its sub-areas.")] = None,
     locale: Locale | None = None,
@@ -119,7 +121,9 @@ async def list_articles(
     """The articles the caller may read (customers: the published ones).
 
     Without `q`, oldest first. With `q`, the best matches first; the next page
-    continues after the last one's relevance (keyset on relevance and id).
+    continues after the last one's relevance (keyset on relevance and id). When no
+    article has every word and the embedding model is installed, one page of the
+    articles closest in meaning (another language, a typo), with no next page.
     """
     items, next_cursor = await article_service.list_page(
         session,
@@ -127,6 +131,7 @@ async def list_articles(
         article_service.Filters(q=q, category_id=category_id, locale=locale, published=published),
         limit=limit,
         cursor=cursor,
+        embedder=embedding_service.embedder_for(settings),
     )
     return Page(items=[ArticleRead.model_validate(a) for a in items], next_cursor=next_cursor)
 
@@ -177,7 +182,7 @@ async def delete_article(article_id: Id, session: SessionDep, actor: CurrentActo
     openapi_extra=json_body(SuggestRequest),
 )
 async def suggest_answers(
-    request: Request, session: SessionDep, actor: CurrentActor
+    request: Request, session: SessionDep, actor: CurrentActor, settings: SettingsDep
 ) -> Suggestions:
     """Before a ticket is opened: up to 5 published articles and up to 5 solved tickets of the
     caller's customer most likely to answer it, best first.
@@ -196,6 +201,7 @@ async def suggest_answers(
             type=body.type,
             customer_code=body.customer_code,
         ),
+        embedding_service.embedder_for(settings),
     )
     return Suggestions(
         articles=[
@@ -220,6 +226,7 @@ async def suggest_answers(
 async def search_solutions(
     session: SessionDep,
     actor: CurrentActor,
+    settings: SettingsDep,
     q: Annotated[
         str,
         Query(
@@ -235,9 +242,17 @@ async def search_solutions(
     cursor: Cursor = None,
 ) -> Page[TicketRead]:
     """Resolved and closed tickets of the caller's customer (colleagues' included) matching `q`,
-    with their solutions, best first; keyset-paged on relevance. An API key needs `tickets:read`.
+    with their solutions, best first; keyset-paged on relevance. When none has every word and
+    the search is of one customer's tickets, one page of those closest in meaning (embedding
+    model installed), with no next page. An API key needs `tickets:read`.
     """
     items, next_cursor = await suggestion_service.search_solutions(
-        session, actor, q=q, customer_id=customer_id, limit=limit, cursor=cursor
+        session,
+        actor,
+        q=q,
+        customer_id=customer_id,
+        limit=limit,
+        cursor=cursor,
+        embedder=embedding_service.embedder_for(settings),
     )
     return Page(items=[TicketRead.of(t) for t in items], next_cursor=next_cursor)

@@ -25,7 +25,7 @@ from app.db.models.desk import (
     TicketTag,
 )
 from app.db.models.inbound import CustomerMailDomain, InboundMail, TicketCc
-from app.db.models.knowledge import KbArticle
+from app.db.models.knowledge import Embedding, KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.portal import ReadMarker
 from app.db.models.tickets import (
@@ -48,6 +48,7 @@ __all__ = [
     "CustomerMailDomain",
     "CustomerOrder",
     "EmailChange",
+    "Embedding",
     "IdempotencyKey",
     "InboundMail",
     "KbArticle",

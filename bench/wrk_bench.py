@@ -180,6 +180,9 @@ def serve(module: str, cwd: Path, url: str) -> tuple[subprocess.Popen[bytes], in
         "SPORTELLO_RUN_WORKER": "false",
         "SPORTELLO_AUTO_MIGRATE": "false",
         "SPORTELLO_LOG_LEVEL": "WARNING",
+        # One bench user sends far more than a person: the rate limits would answer 429.
+        "SPORTELLO_RATE_LIMIT_ENABLED": "false",
+        "SPORTELLO_SEMANTIC_SEARCH": "false",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),

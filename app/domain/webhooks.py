@@ -56,6 +56,7 @@ class HookFilter:
     include_internal: bool
     ticket_type: str | None
     customer_id: int | None
+    team_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class EventFacts:
     internal: bool
     ticket_type: str
     customer_id: int
+    team_id: int | None = None
 
 
 def wants(hook: HookFilter, event: EventFacts) -> bool:
@@ -74,6 +76,8 @@ def wants(hook: HookFilter, event: EventFacts) -> bool:
     if ALL_KINDS not in hook.kinds and event.kind not in hook.kinds:
         return False
     if hook.ticket_type is not None and hook.ticket_type != event.ticket_type:
+        return False
+    if hook.team_id is not None and hook.team_id != event.team_id:
         return False
     return hook.customer_id is None or hook.customer_id == event.customer_id
 

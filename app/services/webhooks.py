@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.base import utcnow
-from app.db.models import Customer, Reply, Ticket, TicketEvent, Webhook, WebhookDelivery
+from app.db.models import Customer, Reply, Team, Ticket, TicketEvent, Webhook, WebhookDelivery
 from app.db.pagination import decode_id_cursor, encode_cursor, page_by_id
 from app.domain.access import Actor, require_admin
 from app.domain.errors import Conflict, InvalidInput, NotFound
@@ -50,6 +50,7 @@ def _filter(hook: Webhook) -> HookFilter:
         include_internal=hook.include_internal,
         ticket_type=hook.ticket_type,
         customer_id=hook.customer_id,
+        team_id=hook.team_id,
     )
 
 
@@ -169,6 +170,7 @@ async def queue_deliveries(session: AsyncSession, event: DomainEvent) -> None:
         internal=row.internal,
         ticket_type=ticket.type.value,
         customer_id=ticket.customer_id,
+        team_id=ticket.team_id,
     )
     targets = [hook_id for hook_id, hook in hooks if wants(hook, facts)]
     if not targets:
@@ -217,6 +219,7 @@ class HookFields:
     include_internal: bool | None = None
     ticket_type: str | None = None
     customer_id: int | None = None
+    team_id: int | None = None
     enabled: bool | None = None
 
 
@@ -248,11 +251,17 @@ async def _check_customer(session: AsyncSession, customer_id: int | None) -> Non
         raise InvalidInput("No such customer.", ["body", "customer_id"])
 
 
+async def _check_team(session: AsyncSession, team_id: int | None) -> None:
+    if team_id is not None and await session.get(Team, team_id) is None:
+        raise InvalidInput("No such team.", ["body", "team_id"])
+
+
 async def create(session: AsyncSession, actor: Actor, fields: HookFields, reach: Reach) -> Webhook:
     """A new hook, enabled, with a fresh secret (shown to the caller once, in the answer)."""
     require_admin(actor)
     assert fields.url is not None and fields.kinds is not None
     await _check_customer(session, fields.customer_id)
+    await _check_team(session, fields.team_id)
     now = utcnow()
     hook = Webhook(
         url=_checked_url(fields.url, reach),
@@ -261,6 +270,7 @@ async def create(session: AsyncSession, actor: Actor, fields: HookFields, reach:
         include_internal=bool(fields.include_internal),
         ticket_type=fields.ticket_type,
         customer_id=fields.customer_id,
+        team_id=fields.team_id,
         secret=new_secret(),
         enabled=True if fields.enabled is None else fields.enabled,
         failure_count=0,
@@ -313,6 +323,9 @@ async def update(
     if "customer_id" in changes:
         await _check_customer(session, changes["customer_id"])
         hook.customer_id = changes["customer_id"]
+    if "team_id" in changes:
+        await _check_team(session, changes["team_id"])
+        hook.team_id = changes["team_id"]
     for name in ("description", "include_internal", "ticket_type"):
         if name in changes:
             setattr(hook, name, changes[name])

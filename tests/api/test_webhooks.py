@@ -364,3 +364,30 @@ def test_creating_a_webhook_is_idempotent(desk: Desk, receiver: Receiver) -> Non
     assert "Idempotent-Replayed" not in first.headers
     assert again.json() == first.json()
     assert len(admin.get("/webhooks").json()["items"]) == 1
+
+
+def test_a_hook_filtered_by_team_gets_only_that_teams_tickets(
+    desk: Desk, receiver: Receiver, db: Database
+) -> None:
+    admin = desk.admin()
+    team = admin.post("/teams", json={"name": "Fatturazione elettronica"})
+    assert team.status_code == 201, team.text
+    created = hook(desk, receiver, kinds=["replied"], team_id=team.json()["id"])
+    assert created["team_id"] == team.json()["id"]
+    world = World(desk)
+    theirs, other = world.ticket(), world.ticket()
+    r = world.agent.patch(f"/tickets/{theirs['id']}", json={"team_id": team.json()["id"]})
+    assert r.status_code == 200, r.text
+    desk.reply(world.agent, theirs, "Se ne occupa il team fatture.")
+    desk.reply(world.agent, other, "Questo no.")
+    deliver(db)
+    assert [r.json["data"]["event"]["ticket_id"] for r in receiver.requests] == [theirs["id"]]
+    # A team that does not exist is refused, and the filter can be lifted.
+    assert (
+        admin.post(
+            "/webhooks", json={"url": receiver.url(), "kinds": ["*"], "team_id": 9999}
+        ).status_code
+        == 422
+    )
+    lifted = admin.patch(f"/webhooks/{created['id']}", json={"team_id": None})
+    assert lifted.status_code == 200 and lifted.json()["team_id"] is None

@@ -31,6 +31,7 @@ class WebhookCreate(Input):
     )
     ticket_type: TicketType | None = None
     customer_id: IdRef | None = None
+    team_id: IdRef | None = Field(default=None, description="Only the tickets of this team.")
     enabled: bool = True
 
 
@@ -41,6 +42,7 @@ class WebhookUpdate(Input):
     include_internal: bool | None = None
     ticket_type: TicketType | None = None
     customer_id: IdRef | None = None
+    team_id: IdRef | None = None
     enabled: bool | None = None
 
 
@@ -52,6 +54,7 @@ class WebhookRead(Output):
     include_internal: bool
     ticket_type: TicketType | None
     customer_id: int | None
+    team_id: int | None
     enabled: bool
     disabled_reason: str | None
     failure_count: int

@@ -30,6 +30,10 @@ class Webhook(Base):
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customer.id", ondelete="CASCADE"), index=True
     )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), index=True
+    )
+    """Only the tickets of this team (null: every team's)."""
     secret: Mapped[str] = mapped_column(String(100))
     previous_secret: Mapped[str | None] = mapped_column(String(100))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -34,6 +34,7 @@ from app.api.routers import (
     orders,
     public,
     replies,
+    reports,
     sla,
     tags,
     teams,
@@ -46,6 +47,7 @@ from app.config import Settings, get_settings
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
 from app.infra.storage import make_storage
+from app.services import facts as _facts  # noqa: F401  (keeps the report facts)
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
 from app.services import sla as _sla  # noqa: F401  (keeps the SLA clocks)
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         macros.router,
         macros.apply_router,
         tags.router,
+        reports.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.infra import outbox
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
+from app.services import facts as _facts  # noqa: F401  (keeps the report facts)
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
 from app.services import sla as sla_service

@@ -27,6 +27,7 @@ class Scope(StrEnum):
     ORDERS_WRITE = "orders:write"
     KB_READ = "kb:read"
     KB_WRITE = "kb:write"
+    REPORTS_READ = "reports:read"
 
 
 class Locale(StrEnum):

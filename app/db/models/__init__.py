@@ -25,6 +25,7 @@ from app.db.models.desk import (
 )
 from app.db.models.knowledge import KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
+from app.db.models.reports import TicketFact
 from app.db.models.tickets import (
     Category,
     IdempotencyKey,
@@ -57,6 +58,7 @@ __all__ = [
     "Ticket",
     "TicketCounter",
     "TicketEvent",
+    "TicketFact",
     "TicketPublicLink",
     "TicketSla",
     "TicketTag",

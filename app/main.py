@@ -35,6 +35,7 @@ from app.api.routers import (
     public,
     replies,
     reports,
+    satisfaction,
     sla,
     tags,
     teams,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         macros.apply_router,
         tags.router,
         reports.router,
+        satisfaction.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

@@ -22,6 +22,13 @@ class Group(StrEnum):
     MONTH = "month"
 
 
+class Rating(StrEnum):
+    """The answer to "How did we do?"."""
+
+    GOOD = "good"
+    BAD = "bad"
+
+
 class Target(StrEnum):
     FIRST_RESPONSE = "first_response"
     NEXT_RESPONSE = "next_response"

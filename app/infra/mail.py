@@ -261,5 +261,9 @@ def mailer_for(settings: Settings) -> Mailer:
     return LogMailer(settings)
 
 
+def satisfaction_link(settings: Settings, token: str) -> str:
+    return f"{settings.public_base_url}/api/v1/public/satisfaction/{token}"
+
+
 def public_link(settings: Settings, token: str) -> str:
     return f"{settings.public_base_url}/api/v1/public/tickets/{token}"

@@ -44,6 +44,7 @@ from app.infra.mail import (
     message_id,
     public_link,
     render,
+    satisfaction_link,
 )
 
 logger = logging.getLogger("sportello.outbox")
@@ -135,7 +136,12 @@ async def claim(
 
 
 def outgoing(claimed: Claimed, settings: Settings) -> OutgoingMail:
-    link = public_link(settings, claimed.secret) if claimed.secret else None
+    link = None
+    if claimed.secret and claimed.kind == "status_changed":
+        # A resolution's mail carries the "How did we do?" link's token.
+        link = satisfaction_link(settings, claimed.secret)
+    elif claimed.secret:
+        link = public_link(settings, claimed.secret)
     rendered = render(claimed.kind, claimed.locale, claimed.context, link)
     return OutgoingMail(
         message_id=message_id(claimed.id, int(claimed.created_at.timestamp()), settings.mail_from),

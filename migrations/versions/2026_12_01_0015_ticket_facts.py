@@ -20,6 +20,30 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+OLD_KINDS = (
+    "confirmation",
+    "new_ticket",
+    "status_changed",
+    "agent_reply",
+    "customer_reply",
+    "reopened",
+    "sla_warning",
+    "sla_breached",
+)
+NEW_KINDS = (*OLD_KINDS, "satisfaction_bad")
+
+
+def _kinds(kinds: tuple[str, ...]) -> None:
+    width = max(len(k) for k in kinds)
+    with op.batch_alter_table("notification") as batch:
+        batch.drop_constraint(op.f("ck_notification_notification_kind"), type_="check")
+        batch.alter_column("kind", type_=sa.String(length=width), existing_nullable=False)
+        batch.create_check_constraint(
+            op.f("ck_notification_notification_kind"),
+            sa.column("kind").in_(kinds),
+        )
+
+
 def _seconds(later: str, earlier: str, dialect: str) -> str:
     if dialect == "sqlite":
         return f"(julianday({later}) - julianday({earlier})) * 86400.0"
@@ -56,6 +80,28 @@ def upgrade() -> None:
     op.create_index(
         "ix_ticket_fact_first_response_at", "ticket_fact", ["first_response_at", "ticket_id"]
     )
+    op.create_table(
+        "ticket_satisfaction",
+        sa.Column("ticket_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rating", sa.String(length=4), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"],
+            ["ticket.id"],
+            name=op.f("fk_ticket_satisfaction_ticket_id_ticket"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("ticket_id", name=op.f("pk_ticket_satisfaction")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_ticket_satisfaction_token_hash")),
+    )
+    op.create_index(
+        "ix_ticket_satisfaction_answered_at", "ticket_satisfaction", ["answered_at", "ticket_id"]
+    )
+    _kinds(NEW_KINDS)
     dialect = op.get_bind().dialect.name
     op.execute(
         "INSERT INTO ticket_fact (ticket_id, created_at, closed_at, reopen_count) "
@@ -90,4 +136,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM notification WHERE kind = 'satisfaction_bad'")
+    _kinds(OLD_KINDS)
+    op.drop_table("ticket_satisfaction")
     op.drop_table("ticket_fact")

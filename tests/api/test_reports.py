@@ -336,3 +336,41 @@ def test_facts_follow_the_ticket(desk: Desk) -> None:
     assert desk.db.scalar(fact.format("first_resolved_at"), id=t["id"]) == first
     desk.move(agent, t, "closed")
     assert desk.db.scalar(fact.format("closed_at"), id=t["id"]) is not None
+
+
+def test_satisfaction_matches_brute_force(
+    history: tuple[list[Gen], httpx.Client], desk: Desk
+) -> None:
+    gens, agent = history
+    rng = random.Random(7)
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
+    for g in gens:
+        if rng.random() < 0.3:
+            continue
+        answered = _instant(rng)
+        rating = rng.choice(["good", "good", "bad"])
+        comment = "Grazie" if rng.random() < 0.4 else None
+        desk.db.execute(
+            "INSERT INTO ticket_satisfaction (ticket_id, asked_at, expires_at, rating, comment,"
+            " answered_at) VALUES (:id, :a, :a, :r, :c, :a)",
+            id=g.id,
+            a=desk.db_time(answered),
+            r=rating,
+            c=comment,
+        )
+        if inside(answered):
+            p = period(answered, "week")
+            expected[p]["answers"] += 1
+            expected[p][rating] += 1
+            expected[p]["comments"] += comment is not None
+    rows = report(agent, "satisfaction", "week")
+    for row in rows:
+        want = expected.get(row["period"], Counter())
+        assert (row["answers"], row["good"], row["bad"], row["comments"]) == (
+            want["answers"], want["good"], want["bad"], want["comments"],
+        ), row  # fmt: skip
+        if want["answers"]:
+            assert row["good_share"] == pytest.approx(want["good"] / want["answers"], abs=1e-4)
+        else:
+            assert row["good_share"] is None
+    assert sum(r["answers"] for r in rows) == sum(c["answers"] for c in expected.values()) > 5

@@ -140,6 +140,19 @@ async def backlog(
     return await _run("backlog", q, session, actor, accept)
 
 
+@router.get(
+    "/satisfaction",
+    response_model=ReportRead,
+    operation_id="report_satisfaction",
+    responses=_responses(),
+)
+async def satisfaction(
+    q: Query_, session: SessionDep, actor: CurrentActor, accept: Accept = None
+) -> ReportRead | Response:
+    """Satisfaction answers by the period of the answer: good, bad, share of good, comments."""
+    return await _run("satisfaction", q, session, actor, accept)
+
+
 @router.get("/top", response_model=ReportRead, operation_id="report_top", responses=_responses())
 async def top(
     q: Query_, session: SessionDep, actor: CurrentActor, accept: Accept = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import Field
 
-from app.api.schemas.common import Output
+from app.api.schemas.common import Input, Output, ShortText
+from app.db.models import Ticket, TicketSatisfaction
+from app.domain.reports import Rating
+from app.domain.tickets import TicketStatus
 
 
 class ReportRead(Output):
@@ -18,3 +21,38 @@ class ReportRead(Output):
     tz: str
     columns: list[str]
     rows: list[dict[str, Any]]
+
+
+class SatisfactionIn(Input):
+    rating: Rating
+    comment: ShortText | None = None
+
+
+class SatisfactionRead(Output):
+    ticket_number: str
+    subject: str
+    asked: bool
+    """False while the ticket has not been resolved (nothing to rate yet)."""
+    rating: Rating | None = None
+    comment: str | None = None
+    answered_at: datetime | None = None
+    expires_at: datetime | None = None
+    changeable: bool
+    """Whether an answer may still be given or changed (until the ticket is closed)."""
+
+    @classmethod
+    def of(cls, question: TicketSatisfaction | None, ticket: Ticket) -> SatisfactionRead:
+        open_ = ticket.status is not TicketStatus.CLOSED
+        if question is None:
+            return cls(ticket_number=ticket.number, subject=ticket.subject, asked=False,
+                       changeable=False)  # fmt: skip
+        return cls(
+            ticket_number=ticket.number,
+            subject=ticket.subject,
+            asked=True,
+            rating=Rating(question.rating) if question.rating else None,
+            comment=question.comment,
+            answered_at=question.answered_at,
+            expires_at=question.expires_at,
+            changeable=open_,
+        )

@@ -25,7 +25,7 @@ from app.db.models.desk import (
 )
 from app.db.models.knowledge import KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
-from app.db.models.reports import TicketFact
+from app.db.models.reports import TicketFact, TicketSatisfaction
 from app.db.models.tickets import (
     Category,
     IdempotencyKey,
@@ -60,6 +60,7 @@ __all__ = [
     "TicketEvent",
     "TicketFact",
     "TicketPublicLink",
+    "TicketSatisfaction",
     "TicketSla",
     "TicketTag",
     "TimestampMixin",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, UTCDateTime
@@ -39,3 +39,24 @@ class TicketFact(Base):
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """The last reopening."""
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketSatisfaction(Base):
+    """The customer's answer to "How did we do?", one per ticket; asked at each resolution.
+
+    The link's token is kept only as its SHA-256 (like the public status link); ``rating``
+    is null until answered.
+    """
+
+    __tablename__ = "ticket_satisfaction"
+    __table_args__ = (Index("ix_ticket_satisfaction_answered_at", "answered_at", "ticket_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rating: Mapped[str | None] = mapped_column(String(4))
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -69,7 +69,6 @@ def seed_sql(n: int) -> list[str]:
         "CASE WHEN id % 10 <> 0 THEN created_at + ((id::bigint * 7919) % 86400 || ' seconds')::interval END,"
         " CASE WHEN (id::bigint * 7919) % 86400 > 28800 THEN created_at + interval '8 hours' END "
         "FROM ticket",
-        "ANALYZE",
     ]
 
 
@@ -85,6 +84,10 @@ async def run(url: str, n: int, skip_seed: bool) -> None:
             for sql in seed_sql(n):
                 await conn.execute(text(sql))
         print(f"seeded {n:,} tickets in {time.perf_counter() - started:.0f} s")
+        # As autovacuum would in time: the visibility map lets the scans skip the heap.
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
     agent = Actor(role=Role.AGENT, user_id=None, customer_id=None, name="bench")
     today = date.today()
     window = rd.window(today - timedelta(days=364), today, rd.Group.WEEK, "Europe/Rome")
@@ -100,7 +103,7 @@ async def run(url: str, n: int, skip_seed: bool) -> None:
                 best = min(best, time.perf_counter() - started)
         total += best
         print(f"{name:>15}: {best * 1000:7.0f} ms  ({rows} rows)")
-    print(f"{'all five':>15}: {total * 1000:7.0f} ms")
+    print(f"{'all six':>15}: {total * 1000:7.0f} ms")
     await engine.dispose()
 
 

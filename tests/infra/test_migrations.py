@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -85,17 +86,16 @@ def test_the_facts_migration_backfills_existing_tickets(scratch_url: str) -> Non
     migrate.upgrade(scratch_url, "0013")
     sqlite = scratch_url.startswith("sqlite")
 
-    def at(hours: int) -> str:
-        stamp = f"2026-11-0{1 + hours // 24} {hours % 24:02d}:00:00"
-        return stamp if sqlite else stamp + "+00"
+    def at(hours: int) -> object:
+        stamp = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=hours)
+        return stamp.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else stamp
 
     async def go() -> tuple[object, ...]:
         engine = create_async_engine(scratch_url, poolclass=NullPool)
         async with engine.begin() as conn:
-            stamp = "CAST(:t AS TIMESTAMPTZ)" if not sqlite else ":t"
 
             async def run(sql: str, **params: object) -> None:
-                await conn.execute(text(sql.replace(":T", stamp)), params)
+                await conn.execute(text(sql.replace(":T", ":t")), params)
 
             await run(
                 "INSERT INTO customer (id, code, name, locale, created_at, updated_at) "

@@ -198,6 +198,23 @@ def test_volume_filters(history: tuple[list[Gen], httpx.Client], desk: Desk) -> 
         assert sum(r["opened"] for r in rows) == sum(
             1 for g in gens if keep(g) and inside(g.created_at)
         ), params
+    # Assignee and team: set on every third ticket straight in the database.
+    agent_id = desk.db.scalar("SELECT min(id) FROM user_account WHERE role = 'agent'")
+    r = desk.admin().post("/teams", json={"name": "Fatturazione"})
+    assert r.status_code == 201, r.text
+    team_id = r.json()["id"]
+    chosen = [g.id for g in gens[::3]]
+    for ticket_id in chosen:
+        desk.db.execute(
+            "UPDATE ticket SET assignee_id = :a, team_id = :t WHERE id = :id",
+            a=agent_id,
+            t=team_id,
+            id=ticket_id,
+        )
+    want = sum(1 for g in gens if g.id in chosen and inside(g.created_at))
+    for params in ({"agent": agent_id}, {"team": team_id}):
+        rows = report(agent, "volume", "month", **params)
+        assert sum(r["opened"] for r in rows) == want, params
     tagged = [g for g in gens if inside(g.created_at)][:3]
     for g in tagged:
         r = agent.post(f"/tickets/{g.id}/tags", json={"tags": ["Fatture"]})

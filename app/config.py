@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     mail_from: str = "sportello@localhost"
     support_email: str = "support@localhost"
     public_base_url: str = "http://localhost:8000"
+    satisfaction_days: int = Field(default=14, ge=1, le=365)
+    """How long the "How did we do?" link of a resolved ticket stays valid."""
     mail_from_name: str = Field(default="Sportello", max_length=100)
     mail_timeout_seconds: int = Field(default=30, ge=1, le=600)
     mail_max_attempts: int = Field(default=10, ge=1, le=100)

@@ -48,6 +48,8 @@ from app.api.routers import (
     orders,
     public,
     replies,
+    reports,
+    satisfaction,
     sla,
     tags,
     teams,
@@ -64,6 +66,7 @@ from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
 from app.infra.counters import make_counters
 from app.infra.storage import make_storage
+from app.services import facts as _facts  # noqa: F401  (keeps the report facts)
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
 from app.services import sla as _sla  # noqa: F401  (keeps the SLA clocks)
@@ -172,6 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks.router,
         feed.router,
         imports.router,
+        reports.router,
+        satisfaction.router,
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(reject_unknown_query)])
     app.include_router(ops.router)

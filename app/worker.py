@@ -22,6 +22,7 @@ from app.infra.metrics import WORKER_METRICS
 from app.services import attachments as attachment_service
 from app.services import auth as auth_service
 from app.services import embeddings as embedding_service
+from app.services import facts as _facts  # noqa: F401  (keeps the report facts)
 from app.services import mailbox
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)

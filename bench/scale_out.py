@@ -41,6 +41,7 @@ from wrk_bench import (
     ROOT,
     free_port,
     machine,
+    migrate,
     wait_up,
     wrk,
 )
@@ -99,6 +100,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
+    migrate(args.database_url, ROOT)
     runs: dict[int, dict[str, list[dict[str, float]]]] = {1: {}, 2: {}}
     for r in range(args.rounds):
         for n in (1, 2):

@@ -30,6 +30,7 @@ class Scope(StrEnum):
     KB_WRITE = "kb:write"
     METRICS_READ = "metrics:read"
     MAIL_INGEST = "mail:ingest"
+    REPORTS_READ = "reports:read"
 
 
 PASSWORD_MIN_LENGTH = 8

@@ -108,6 +108,15 @@ class SlaBreached:
     actor: EventActor | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SatisfactionRated:
+    """The customer answered "How did we do?" (``good`` or ``bad``; changed answers too)."""
+
+    ticket_id: int
+    rating: str
+    actor: EventActor | None = None
+
+
 DomainEvent = (
     TicketOpened
     | StatusChanged
@@ -119,6 +128,7 @@ DomainEvent = (
     | TicketUntagged
     | SlaWarning
     | SlaBreached
+    | SatisfactionRated
 )
 
 

@@ -35,6 +35,8 @@ class NotificationKind(StrEnum):
     """To the assignee, else the team, else the desk: an SLA target falls due soon."""
     SLA_BREACHED = "sla_breached"
     """To the assignee, else the team, else the desk: an SLA target was missed."""
+    SATISFACTION_BAD = "satisfaction_bad"
+    """To the team, else the desk: a customer rated a resolved ticket "bad"."""
 
 
 class NotificationStatus(StrEnum):

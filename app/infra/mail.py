@@ -342,6 +342,10 @@ def mailer_for(settings: Settings) -> Mailer:
     return LogMailer(settings)
 
 
+def satisfaction_link(settings: Settings, token: str) -> str:
+    return f"{settings.public_base_url}/api/v1/public/satisfaction/{token}"
+
+
 def public_link(settings: Settings, token: str) -> str:
     """The public status link: ``PUBLIC_STATUS_URL`` with the token, else the API's own page."""
     if settings.public_status_url:

@@ -47,6 +47,7 @@ from app.infra.mail import (
     message_id,
     portal_link,
     render,
+    satisfaction_link,
 )
 
 logger = logging.getLogger("sportello.outbox")
@@ -138,7 +139,12 @@ async def claim(
 
 
 def outgoing(claimed: Claimed, settings: Settings) -> OutgoingMail:
-    link = link_for(claimed.kind, settings, claimed.secret) if claimed.secret else None
+    link = None
+    if claimed.secret and claimed.kind == "status_changed":
+        # A resolution's mail carries the "How did we do?" link's token.
+        link = satisfaction_link(settings, claimed.secret)
+    elif claimed.secret:
+        link = link_for(claimed.kind, settings, claimed.secret)
     rendered = render(
         claimed.kind, claimed.locale, claimed.context, link, portal_link(settings, claimed.context)
     )

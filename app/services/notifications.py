@@ -47,7 +47,7 @@ from app.domain.notifications import (
     summary,
 )
 from app.domain.tickets import TicketStatus, Visibility
-from app.services import public_links, timeline
+from app.services import public_links, satisfaction, timeline
 
 _REPLY_MAILS = "sportello.customer_reply_mails"
 """``session.info`` key: the customer-reply mail queued in this transaction, by ticket, so the
@@ -226,6 +226,13 @@ async def _queue(
     secret = None
     if planned.kind is NotificationKind.CONFIRMATION:
         secret = await public_links.issue(session, ticket_id)
+    elif (
+        planned.kind is NotificationKind.STATUS_CHANGED
+        and planned.audience is Audience.CONTACT
+        and context.get("to_status") == TicketStatus.RESOLVED.value
+    ):
+        # The resolution mail asks "How did we do?" through a link of its own.
+        secret = await satisfaction.issue(session, ticket_id)
     now = utcnow()
     notification = Notification(
         ticket_id=ticket_id,

@@ -20,6 +20,7 @@ from app.domain.events import (
     DomainEvent,
     EventActor,
     ReplyPosted,
+    SatisfactionRated,
     SlaBreached,
     SlaWarning,
     StatusChanged,
@@ -96,6 +97,10 @@ def _row(event: DomainEvent) -> TicketEvent:
             row.kind = "sla_breached"
             row.target = event.target
             row.note = f"due at {event.due_at.isoformat()}"
+            row.internal = True
+        case SatisfactionRated():
+            row.kind = "satisfaction_rated"
+            row.note = event.rating
             row.internal = True
         case ReplyPosted():
             row.kind = "replied"

@@ -37,6 +37,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
     "sla_warning": {"target": "first_response", "due_at": "2026-11-30T08:30:00+00:00"},
     "sla_breached": {"target": "resolution", "due_at": "2026-11-30T08:30:00+00:00"},
+    "satisfaction_bad": {"comment": "Risposta troppo lenta."},
     "agent_reply": {"author_name": "Ada", "body": "Può inviarci una schermata?", "reopened": False},
     "customer_reply": {"author_name": "Mario", "body": "Ecco la schermata.", "reopened": True},
     "reopened": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,72 @@ def test_migrations_go_down_to_nothing_and_up_again(scratch_url: str) -> None:
     migrate.upgrade(scratch_url)
     diff, _ = asyncio.run(_inspect(scratch_url))
     assert diff == []
+
+
+def test_the_facts_migration_backfills_existing_tickets(scratch_url: str) -> None:
+    migrate.upgrade(scratch_url, "0013")
+    sqlite = scratch_url.startswith("sqlite")
+
+    def at(hours: int) -> object:
+        stamp = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=hours)
+        return stamp.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else stamp
+
+    async def go() -> tuple[object, ...]:
+        engine = create_async_engine(scratch_url, poolclass=NullPool)
+        async with engine.begin() as conn:
+
+            async def run(sql: str, **params: object) -> None:
+                await conn.execute(text(sql.replace(":T", ":t")), params)
+
+            await run(
+                "INSERT INTO customer (id, code, name, locale, created_at, updated_at) "
+                "VALUES (1, 'C1', 'Uno', 'it', :T, :T)",
+                t=at(0),
+            )
+            await run(
+                "INSERT INTO ticket (id, number, customer_id, type, subject, description, "
+                "severity, status, contact_channel, created_at, updated_at, status_changed_at, "
+                "version) VALUES (1, 'T-1', 1, 'technical', 's', 'd', 'normal', 'open', 'email', "
+                ":T, :T, :T, 1)",
+                t=at(0),
+            )
+            replies = (
+                (1, "customer", "public"),
+                (2, "agent", "internal"),
+                (3, "agent", "public"),
+                (5, "agent", "public"),
+            )
+            for hours, role, visibility in replies:
+                await run(
+                    "INSERT INTO reply (ticket_id, author_name, author_role, body, visibility, "
+                    "created_at) VALUES (1, 'x', :r, 'b', :v, :T)",
+                    r=role,
+                    v=visibility,
+                    t=at(hours),
+                )
+            moves = ((10, "open", "resolved"), (12, "resolved", "open"), (30, "open", "resolved"))
+            for hours, src, dst in moves:
+                await run(
+                    "INSERT INTO ticket_event (ticket_id, kind, from_status, to_status, internal,"
+                    " created_at) VALUES (1, 'status_changed', :f, :s, false, :T)",
+                    f=src,
+                    s=dst,
+                    t=at(hours),
+                )
+        await asyncio.to_thread(migrate.upgrade, scratch_url)
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT first_response_seconds, resolution_seconds, reopen_count, "
+                        "first_response_business_minutes FROM ticket_fact WHERE ticket_id = 1"
+                    )
+                )
+            ).one()
+        await engine.dispose()
+        return tuple(row)
+
+    frs, rs, reopens, business = asyncio.run(go())
+    assert round(float(frs)) == 3 * 3600  # the first public staff reply
+    assert round(float(rs)) == 10 * 3600  # the first resolution
+    assert (reopens, business) == (1, None)

@@ -28,6 +28,7 @@ from app.db.models.inbound import CustomerMailDomain, InboundMail, TicketCc
 from app.db.models.knowledge import Embedding, KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.portal import ReadMarker
+from app.db.models.reports import TicketFact, TicketSatisfaction
 from app.db.models.tickets import (
     Category,
     IdempotencyKey,
@@ -67,8 +68,10 @@ __all__ = [
     "TicketCc",
     "TicketCounter",
     "TicketEvent",
+    "TicketFact",
     "TicketImport",
     "TicketPublicLink",
+    "TicketSatisfaction",
     "TicketSla",
     "TicketTag",
     "TimestampMixin",

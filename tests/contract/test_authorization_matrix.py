@@ -43,6 +43,11 @@ class World:
         r = self.desk.admin().post("/api-keys", json={"name": _unique("k"), "scopes": ["kb:read"]})
         return int(r.json()["id"])
 
+    def fresh(self, path: str, body: dict[str, Any]) -> Any:
+        r = self.desk.admin().post(path, json=body)
+        assert r.status_code == 201, (path, r.text)
+        return r.json()["id"]
+
     def fresh_article_id(self) -> int:
         r = self.desk.admin().post(
             "/kb/articles", json={"title": _unique("Art "), "body": "Testo.", "locale": "it"}
@@ -77,6 +82,24 @@ def _build(desk: Desk) -> World:
     ).json()
     notification = desk.db.scalar("SELECT min(id) FROM notification")
     key = desk.api_key("metrics:read")
+    # The desk's own settings and the mail channel, one of each, so every path names a row.
+    calendar = admin.post("/calendars", json=CALENDAR).json()
+    policy = admin.post("/sla-policies", json={"name": _unique("Pol ")}).json()
+    team = admin.post("/teams", json={"name": _unique("Team ")}).json()
+    admin.put(f"/teams/{team['id']}/members/{agent['id']}", json={})
+    rule = admin.post("/routing-rules", json={"name": _unique("R "), "team_id": team["id"]}).json()
+    view = admin.post("/views", json={"name": _unique("V "), "shared": True}).json()
+    macro = admin.post(
+        "/macros", json={"title": _unique("M "), "bodies": {"it": "Ciao."}, "shared": True}
+    ).json()
+    agent_client.post(f"/tickets/{ticket['id']}/tags", json={"tags": ["matrice"]})
+    webhook = admin.post(
+        "/webhooks", json={"url": "https://hooks.example.com/matrix", "kinds": ["*"]}
+    ).json()
+    agent_client.post(f"/tickets/{ticket['id']}/replies", json={"body": "Per il webhook."})
+    delivery = desk.db.scalar("SELECT min(id) FROM webhook_delivery") or 999999
+    admin.post("/inbound/mail", content=_mail(), headers={"content-type": "message/rfc822"})
+    mail = desk.db.scalar("SELECT min(id) FROM inbound_mail") or 999999
     world.ids = {
         "customer_id": customer["id"],
         "customer_code": customer["code"],
@@ -89,7 +112,21 @@ def _build(desk: Desk) -> World:
         "article_id": article["id"],
         "notification_id": notification,
         "token": "not-a-link-token",
+        "calendar_id": calendar["id"],
+        "policy_id": policy["id"],
+        "team_id": team["id"],
+        "rule_id": rule["id"],
+        "view_id": view["id"],
+        "macro_id": macro["id"],
+        "tag": "matrice",
+        "webhook_id": webhook["id"],
+        "delivery_id": delivery,
+        "mail_id": mail,
     }
+    world.ids["agent_id"] = agent["id"]
+    # A signed link is a capability: whoever holds its query may open the file.
+    link = user_client.post(f"/attachments/{attachment['id']}/link").json()["url"]
+    QUERIES["open_signed_attachment"] = dict(httpx.URL(link).params)
     world.emails = {
         "customer": user["email"],
         "other_customer": stranger["email"],
@@ -105,6 +142,17 @@ def _build(desk: Desk) -> World:
         "admin": desk.login(second_admin["email"]),
     }
     return world
+
+
+CALENDAR = {"name": "Sempre", "tz": "UTC", "hours": {"mon": [["09:00", "18:00"]]}}
+
+
+def _mail() -> bytes:
+    return (
+        f"From: nessuno@altrove.example\r\nTo: support@sportello.test\r\nSubject: Ciao\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@altrove.example>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nTesto.\r\n"
+    ).encode()
 
 
 def _body(operation_id: str, world: World) -> dict[str, Any] | None:
@@ -144,6 +192,39 @@ def _body(operation_id: str, world: World) -> dict[str, Any] | None:
         "create_article": lambda: {"title": _unique("Art "), "body": "Testo.", "locale": "it"},
         "update_article": lambda: {"title": _unique("Art ")},
         "suggest_answers": lambda: {"subject": "fattura", "customer_code": ids["customer_code"]},
+        "confirm_email": lambda: {"token": "x" * 43},
+        "create_attachment_link": lambda: {},
+        "set_customer_mail_domains": lambda: {"domains": [_unique("d") + ".example"]},
+        "set_ticket_cc": lambda: {"emails": []},
+        "create_calendar": lambda: {**CALENDAR, "name": _unique("Cal ")},
+        "replace_calendar": lambda: {**CALENDAR, "name": _unique("Cal ")},
+        "create_sla_policy": lambda: {"name": _unique("Pol ")},
+        "update_sla_policy": lambda: {"first_response_minutes": 30},
+        "create_team": lambda: {"name": _unique("Team ")},
+        "update_team": lambda: {"name": _unique("Team ")},
+        "put_team_member": lambda: {},
+        "create_routing_rule": lambda: {"name": _unique("R "), "team_id": ids["team_id"]},
+        "update_routing_rule": lambda: {"active": True},
+        "create_view": lambda: {"name": _unique("V ")},
+        "create_macro": lambda: {"title": _unique("M "), "bodies": {"it": "Ciao."}},
+        "update_macro": lambda: {"title": _unique("M ")},
+        "apply_macro": lambda: {},
+        "add_ticket_tags": lambda: {"tags": ["matrice"]},
+        "create_webhook": lambda: {"url": "https://hooks.example.com/x", "kinds": ["*"]},
+        "update_webhook": lambda: {"description": "Cambiato"},
+        "rotate_webhook_secret": lambda: {"overlap_hours": 1},
+        "import_tickets": lambda: {
+            "tickets": [
+                {
+                    "external_id": _unique("X-"),
+                    "customer_code": ids["customer_code"],
+                    "type": "technical",
+                    "subject": "Importato",
+                    "description": "Testo.",
+                    "created_at": "2025-01-01T00:00:00Z",
+                }
+            ]
+        },
     }
     maker = bodies.get(operation_id)
     return maker() if maker else None
@@ -155,6 +236,36 @@ def _path(template: str, world: World, operation_id: str) -> str:
         values["key_id"] = world.fresh_key_id()
     if operation_id == "delete_article":
         values["article_id"] = world.fresh_article_id()
+    if operation_id in ("put_team_member", "delete_team_member"):
+        values["user_id"] = world.ids["agent_id"]
+    fresh: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
+        "delete_calendar": (
+            "calendar_id",
+            "/calendars",
+            lambda: {**CALENDAR, "name": _unique("C")},
+        ),
+        "delete_sla_policy": ("policy_id", "/sla-policies", lambda: {"name": _unique("P ")}),
+        "delete_team": ("team_id", "/teams", lambda: {"name": _unique("T ")}),
+        "delete_routing_rule": (
+            "rule_id",
+            "/routing-rules",
+            lambda: {"name": _unique("R "), "team_id": world.ids["team_id"]},
+        ),
+        "delete_view": ("view_id", "/views", lambda: {"name": _unique("V "), "shared": True}),
+        "delete_macro": (
+            "macro_id",
+            "/macros",
+            lambda: {"title": _unique("M "), "bodies": {"it": "Ciao."}, "shared": True},
+        ),
+        "delete_webhook": (
+            "webhook_id",
+            "/webhooks",
+            lambda: {"url": "https://hooks.example.com/y", "kinds": ["*"]},
+        ),
+    }
+    if operation_id in fresh:
+        name, collection, body = fresh[operation_id]
+        values[name] = world.fresh(collection, body())
     return template.format(**values)
 
 
@@ -179,12 +290,20 @@ def _call(world: World, caller: str, method: str, path: str, operation_id: str) 
             files=[("files", ("b.png", samples.png(_unique("m")), "image/png"))],
             headers=headers,
         )
+    if operation_id == "remove_ticket_tag":
+        world.desk.admin().post(
+            f"/tickets/{world.ids['ticket_id']}/tags", json={"tags": ["matrice"]}
+        )
+    if operation_id == "receive_mail":
+        return client.post(
+            url, content=_mail(), headers={**headers, "content-type": "message/rfc822"}
+        )
     body = _body(operation_id, world)
     params = QUERIES.get(operation_id)
     return client.request(method, url, json=body, params=params, headers=headers)
 
 
-QUERIES = {"search_solutions": {"q": "fattura"}}
+QUERIES: dict[str, dict[str, str]] = {"search_solutions": {"q": "fattura"}}
 
 
 def _outcome(status: int) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import repo_root
 from tests.factories import Desk
 
 EXAMPLES = int(os.environ.get("SPORTELLO_FUZZ_EXAMPLES", "2"))
@@ -96,6 +97,11 @@ def test_every_operation_holds_its_contract_for_every_kind_of_caller(
                 "30",
             ],
             cwd=tmp_path,
+            env={
+                **os.environ,
+                "SCHEMATHESIS_HOOKS": "tests.contract.schemathesis_hooks",
+                "PYTHONPATH": str(repo_root()),
+            },
             capture_output=True,
             text=True,
             timeout=600,

@@ -21,7 +21,10 @@ def _read(node: Node, lang: str) -> CategoryRead:
 
 
 @router.get(
-    "", response_model=list[CategoryRead], operation_id="list_categories", responses=responses(401)
+    "",
+    response_model=list[CategoryRead],
+    operation_id="list_categories",
+    responses=responses(401, 422),
 )
 async def list_categories(
     session: SessionDep, actor: CurrentActor, lang: CallerLang

@@ -20,7 +20,7 @@ Token = Annotated[str, Path(min_length=1, max_length=128)]
     "",
     response_model=EmailConfirmed,
     operation_id="confirm_email",
-    responses=responses(404, 409, 422),
+    responses=responses(400, 404, 409, 422),
 )
 async def confirm_email(body: EmailConfirmation, session: SessionDep) -> EmailConfirmed:
     """Make the pending address of `PATCH /me` the user's (for a portal's confirmation page)."""

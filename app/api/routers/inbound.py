@@ -136,7 +136,7 @@ async def get_customer_mail_domains(
     "/{customer_id}/mail-domains",
     response_model=MailDomainsRead,
     operation_id="set_customer_mail_domains",
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(400, 401, 403, 404, 409, 422),
 )
 async def set_customer_mail_domains(
     customer_id: Id, body: MailDomains, session: SessionDep, actor: CurrentActor
@@ -163,7 +163,7 @@ async def get_ticket_cc(ticket_id: Id, session: SessionDep, actor: CurrentActor)
     "/{ticket_id}/cc",
     response_model=CcListRead,
     operation_id="set_ticket_cc",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(400, 401, 403, 404, 422),
 )
 async def set_ticket_cc(
     ticket_id: Id, body: CcList, session: SessionDep, actor: CurrentActor

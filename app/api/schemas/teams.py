@@ -105,7 +105,10 @@ class RuleUpdate(Input):
 
     def changes(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude_unset=True)
-        if "conditions" in data:
+        if self.conditions is not None:
+            # New conditions replace the old whole, every list written (exclude_unset would
+            # drop the lists the body left out: `{"conditions": {}}` was a KeyError, a 500).
+            data["conditions"] = self.conditions.model_dump(mode="json")
             data["conditions"]["tags"] = [
                 " ".join(t.split()).casefold() for t in data["conditions"]["tags"]
             ]

@@ -109,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.mail_mode,
             ", ".join(settings.cors_origins) or "none (browsers on other origins are refused)",
         )
+        # The start's own connections are not kept: the pool fills with the first requests,
+        # which then see the database as it is (an outage is a 503, not a stale handle).
+        await engine.dispose()
         # The embedding model (if installed) loads now, not on the first suggestion.
         await asyncio.to_thread(embedder_for, settings)
         stop = asyncio.Event()

@@ -179,7 +179,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # add_middleware puts each one outside the ones before: the last added runs first.
     app.add_middleware(ControlCharacterMiddleware)
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=MAX_BODY_BYTES,

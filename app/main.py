@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         await ensure_first_admin(sessions, settings)
         revision = await migrate.current_revision(engine)
+        # Keep no connection from this look in the pool: requests open their own, so a
+        # database that goes away before the first request is seen as unavailable (503).
+        await engine.dispose()
         logger.info(
             "Sportello %s starting: database %s, schema revision %s, mail %s, CORS origins %s",
             __version__,

@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
         await ensure_first_admin(sessions, settings)
         revision = await migrate.current_revision(engine)
+        # Keep no connection from this look in the pool: requests open their own, so a
+        # database that goes away before the first request is seen as unavailable (503).
+        await engine.dispose()
         logger.info(
             "Sportello %s starting: database %s, schema revision %s, mail %s, CORS origins %s",
             __version__,
@@ -109,9 +112,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.mail_mode,
             ", ".join(settings.cors_origins) or "none (browsers on other origins are refused)",
         )
-        # The start's own connections are not kept: the pool fills with the first requests,
-        # which then see the database as it is (an outage is a 503, not a stale handle).
-        await engine.dispose()
         # The embedding model (if installed) loads now, not on the first suggestion.
         await asyncio.to_thread(embedder_for, settings)
         stop = asyncio.Event()
@@ -187,7 +187,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # add_middleware puts each one outside the ones before: the last added runs first.
     app.add_middleware(ControlCharacterMiddleware)
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=MAX_BODY_BYTES,

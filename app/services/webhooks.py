@@ -38,7 +38,9 @@ from app.domain.webhooks import (
     new_secret,
     wants,
 )
-from app.services import timeline
+from app.services import sla_admin, timeline
+from app.services import tags as tag_service
+from app.services.tickets import rows
 
 _HOOKS = "sportello.webhooks"
 """``session.info`` key: the enabled hooks, read once per transaction."""
@@ -108,8 +110,58 @@ def _instant(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def ticket_document(ticket: Ticket, customer_code: str) -> dict[str, Any]:
-    """A ticket as ``GET /tickets/{id}`` shows it to staff (``TicketRead``'s fields)."""
+async def ticket_document(
+    session: AsyncSession, ticket: Ticket, customer_code: str
+) -> dict[str, Any]:
+    """A ticket as ``GET /tickets/{id}`` shows it to staff (``TicketDetail``'s fields but
+    ``allowed_transitions`` and ``attachments``, which are the caller's and the files').
+
+    The list-row facts (names, areas, reply count, last activity: the portal's rows), the
+    channel, the team and SLA fields (issue 13) are all there; ``unread`` is always false,
+    as for API keys: a hook is nobody's reader. Category names are the base names.
+    """
+    names = (
+        await session.execute(
+            select(rows.Requester.name, rows.Assignee.name, rows.Area, rows.ParentArea)
+            .select_from(Ticket)
+            .outerjoin(rows.Requester, rows.Requester.id == Ticket.requester_id)
+            .outerjoin(rows.Assignee, rows.Assignee.id == Ticket.assignee_id)
+            .outerjoin(rows.Area, rows.Area.id == Ticket.category_id)
+            .outerjoin(rows.ParentArea, rows.ParentArea.id == rows.Area.parent_id)
+            .where(Ticket.id == ticket.id)
+        )
+    ).one()
+    requester_name, assignee_name, area, sub = names[0], names[1], names[2], None
+    if names[3] is not None:
+        area, sub = names[3], names[2]
+    activity = None
+    if ticket.last_public_at is not None:
+        who = None
+        if ticket.last_public_actor_name is not None and ticket.last_public_actor_id is not None:
+            who = {"id": ticket.last_public_actor_id, "name": ticket.last_public_actor_name}
+        activity = {"at": _instant(ticket.last_public_at), "actor": who}
+    policy, clocks = await sla_admin.ticket_clocks(session, ticket)
+    sla = None
+    if policy is not None or clocks:
+        sla = {
+            "policy_id": ticket.sla_policy_id,
+            "policy_name": policy.name if policy is not None else None,
+            "next_due_at": _instant(ticket.sla_due_at),
+            "targets": [
+                {
+                    "target": c.target.value,
+                    "cycle": c.cycle,
+                    "target_minutes": c.target_minutes,
+                    "started_at": _instant(c.started_at),
+                    "due_at": _instant(c.due_at),
+                    "breached_at": _instant(c.breached_at),
+                    "met_at": _instant(c.met_at),
+                    "paused": c.met_at is None and c.running_since is None,
+                    "used_minutes": round(c.used_minutes, 2),
+                }
+                for c in clocks
+            ],
+        }
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -132,11 +184,30 @@ def ticket_document(ticket: Ticket, customer_code: str) -> dict[str, Any]:
             "email": ticket.contact_email,
             "preferred_channel": ticket.contact_channel.value,
         },
+        "channel": ticket.channel.value,
         "created_at": _instant(ticket.created_at),
         "updated_at": _instant(ticket.updated_at),
         "resolved_at": _instant(ticket.resolved_at),
         "closed_at": _instant(ticket.closed_at),
+        "team_id": ticket.team_id,
+        "sla_policy_id": ticket.sla_policy_id,
+        "sla_due_at": _instant(ticket.sla_due_at),
+        "requester": _person(ticket.requester_id, requester_name),
+        "assignee": _person(ticket.assignee_id, assignee_name),
+        "category": {"id": area.id, "name": area.name} if area is not None else None,
+        "sub_category": {"id": sub.id, "name": sub.name} if sub is not None else None,
+        "reply_count": ticket.public_reply_count,
+        "last_activity": activity,
+        "unread": False,
+        "tags": await tag_service.tags_of(session, ticket.id),
+        "sla": sla,
     }
+
+
+def _person(user_id: int | None, name: str | None) -> dict[str, Any] | None:
+    if user_id is None or name is None:
+        return None
+    return {"id": user_id, "name": name}
 
 
 def reply_document(reply: Reply) -> dict[str, Any]:
@@ -180,7 +251,7 @@ async def queue_deliveries(session: AsyncSession, event: DomainEvent) -> None:
     now = utcnow()
     data: dict[str, Any] = {
         "event": event_document(row),
-        "ticket": ticket_document(ticket, customer.code),
+        "ticket": await ticket_document(session, ticket, customer.code),
     }
     if row.reply_id is not None:
         reply = await session.get(Reply, row.reply_id)

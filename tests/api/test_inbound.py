@@ -202,7 +202,7 @@ def test_cc_addresses_receive_public_updates(desk: Desk, db: Database, mailbox: 
 
 def _receive(db: Database, settings: Settings, raw: bytes) -> Any:
     async def go() -> Any:
-        uploads = Uploads(make_storage(settings.storage_dir), max_files=2, max_bytes=10**6)
+        uploads = Uploads(make_storage(settings), max_files=2, max_bytes=10**6)
         async with make_sessionmaker(db.engine, settings).begin() as session:
             received = await inbound_service.receive(
                 session, settings, raw, source=InboundSource.API, uploads=uploads

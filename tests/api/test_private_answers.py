@@ -67,7 +67,8 @@ NULLABLE = {
     "UserUpdate": {"customer_id", "phone"},
     "MeUpdate": {"phone", "password", "current_password"},
     "ArticleUpdate": {"category_id"},
-    "TicketUpdate": {"category_id", "assignee_id"},
+    # team_id (issue 13, teams): null takes the ticket out of its team, like assignee_id.
+    "TicketUpdate": {"category_id", "assignee_id", "team_id"},
 }
 
 

@@ -144,8 +144,10 @@ def test_a_creation(db: Database, statements: StatementLog, world: dict[str, Any
     # SQLite writes the two notifications (confirmation, desk) one INSERT each. The list-row
     # facts (last public activity) cost an UPDATE of the new row, and the answer's row (names,
     # areas, read marker) one SELECT: the portal's one-call rows, merged after these pins.
-    # Routing rules and the SLA policy are read once each (issue 13).
-    assert log.count == by_dialect(db, postgresql=12, sqlite=13), "; ".join(log.kinds())
+    # Routing rules and the SLA policy are read once each (issue 13). Webhooks (issue 14)
+    # read the enabled hooks once per transaction, in it, so that a change and its
+    # deliveries commit together (an in-process cache would miss hooks made elsewhere).
+    assert log.count == by_dialect(db, postgresql=13, sqlite=14), "; ".join(log.kinds())
     keyed = measure(
         statements,
         lambda: world["user"].post("/tickets", json=body, headers={"Idempotency-Key": "k-1"}),
@@ -163,8 +165,9 @@ def test_a_reply_costs_the_same_however_long_the_conversation(
     ticket = desk.ticket(world["user"], world["customer"])
     url = f"/tickets/{ticket['id']}/replies"
     first = measure(statements, lambda: world["agent"].post(url, json=PUBLIC_REPLY))
-    # + the ticket's last public activity, + the CC addresses of the ticket (issue 12)
-    assert first.count == 9, first.kinds()
+    # + the ticket's last public activity, + the CC addresses of the ticket (issue 12),
+    # + the enabled webhooks, once per transaction (issue 14)
+    assert first.count == 10, first.kinds()
     for _ in range(5):
         desk.reply(world["agent"], ticket)
     later = measure(statements, lambda: world["agent"].post(url, json=PUBLIC_REPLY))
@@ -173,7 +176,8 @@ def test_a_reply_costs_the_same_however_long_the_conversation(
         statements,
         lambda: world["agent"].post(url, json={"body": "Nota", "visibility": "internal"}),
     )
-    assert internal.count == 5, internal.kinds()  # nothing to index, no mail
+    # Nothing to index, no mail; the enabled webhooks are still read (issue 14).
+    assert internal.count == 6, internal.kinds()
 
 
 def test_a_status_change(desk: Desk, statements: StatementLog, world: dict[str, Any]) -> None:
@@ -186,5 +190,5 @@ def test_a_status_change(desk: Desk, statements: StatementLog, world: dict[str, 
     )
     # The caller, the ticket (locked), its update, the outbox, the timeline (status, assignee),
     # the last public activity on the row, the answer's row, the CC addresses and the SLA
-    # clocks to pause or stop.
-    assert log.count == 10, log.kinds()
+    # clocks to pause or stop, and the enabled webhooks (issue 14).
+    assert log.count == 11, log.kinds()

@@ -48,7 +48,7 @@ class UserRead(Output):
 
 
 class MeUpdate(Input):
-    model_config = non_null("name", "locale")
+    model_config = non_null("name", "locale", "time_zone", "email")
 
     email: Email | None = Field(
         default=None,

@@ -159,6 +159,8 @@ def _body(operation_id: str, world: World) -> dict[str, Any] | None:
     ids = world.ids
     bodies: dict[str, Callable[[], dict[str, Any]]] = {
         "login": lambda: {"email": world.emails["customer"], "password": PASSWORD},
+        "answer_satisfaction": lambda: {"rating": "good"},
+        "answer_public_ticket_satisfaction": lambda: {"rating": "good"},
         "update_me": lambda: {"name": "Nome Nuovo"},
         "create_api_key": lambda: {"name": _unique("k"), "scopes": ["tickets:read"]},
         "create_user": lambda: {
@@ -303,7 +305,13 @@ def _call(world: World, caller: str, method: str, path: str, operation_id: str) 
     return client.request(method, url, json=body, params=params, headers=headers)
 
 
-QUERIES: dict[str, dict[str, str]] = {"search_solutions": {"q": "fattura"}}
+QUERIES: dict[str, dict[str, str]] = {
+    "search_solutions": {"q": "fattura"},
+    **{
+        f"report_{name}": {"from": "2026-01-01", "to": "2026-12-31"}
+        for name in ("volume", "response_times", "sla", "backlog", "satisfaction", "top")
+    },
+}
 
 
 def _outcome(status: int) -> str:

@@ -180,7 +180,7 @@ def test_a_reply_costs_the_same_however_long_the_conversation(
         lambda: world["agent"].post(url, json={"body": "Nota", "visibility": "internal"}),
     )
     # Nothing to index, no mail; the enabled webhooks are still read (issue 14).
-    assert internal.count == 6, internal.kinds()
+    assert internal.count == 7, internal.kinds()  # nothing to index, no mail; + report facts
 
 
 def test_a_status_change(desk: Desk, statements: StatementLog, world: dict[str, Any]) -> None:

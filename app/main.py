@@ -65,7 +65,9 @@ from app.config import Settings, SettingsError, get_settings, mask_url, unknown_
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
 from app.infra.counters import make_counters
+from app.infra.login_failures import RedisLoginFailures
 from app.infra.storage import make_storage
+from app.services import auth as auth_service
 from app.services import facts as _facts  # noqa: F401  (keeps the report facts)
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
@@ -129,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.storage.aclose()
             await engine.dispose()
             await app.state.rate_limiter.counters.close()
+            if app.state.redis_login_failures is not None:
+                await app.state.redis_login_failures.close()
 
     app = FastAPI(
         title="Sportello",
@@ -144,6 +148,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.storage = make_storage(settings)
     app.state.rate_limiter = RateLimiter(settings, make_counters(settings.redis_url))
+    # Failed logins: in Redis when configured (falling back to the database while it is
+    # down), else in the database; None lets the service use the database.
+    app.state.redis_login_failures = (
+        RedisLoginFailures(settings.redis_url, auth_service.throttle_limits(settings))
+        if settings.redis_url
+        else None
+    )
+    app.state.login_failures = (
+        auth_service.FallbackLoginFailures(
+            app.state.redis_login_failures,
+            auth_service.DatabaseLoginFailures(sessions, auth_service.throttle_limits(settings)),
+        )
+        if app.state.redis_login_failures is not None
+        else None
+    )
     app.state.database_outage = problems.DatabaseOutage()
     app.state.database_outage.watch(engine)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,11 +16,14 @@ from app.db.base import utcnow
 from app.db.models import ApiKey, AuthToken, LoginFailure, User
 from app.domain.access import Actor, Role, Scope, require_admin
 from app.domain.errors import Forbidden, NotFound, TooManyRequests, Unauthenticated
+from app.domain.login_throttle import LoginFailures, ThrottleLimits, seconds_to_wait
 from app.services import passwords
 
 API_KEY_PREFIX = "spk_"
 MAX_TOKEN_LENGTH = 256
 CALLER_KEY = "sportello.caller"
+
+logger = logging.getLogger("sportello.auth")
 
 
 def token_digest(token: str) -> str:
@@ -36,25 +40,106 @@ class IssuedToken:
     expires_at: datetime
 
 
-async def _recent_failures(
-    session: AsyncSession, settings: Settings, limit: int, *conditions: ColumnElement[bool]
-) -> int | None:
-    """None while fewer than ``limit`` failures match in the window, else seconds to wait."""
-    now = utcnow()
-    since = now - timedelta(seconds=settings.login_window_seconds)
-    recent = (
-        await session.scalars(
-            select(LoginFailure.created_at)
-            .where(*conditions, LoginFailure.created_at > since)
-            .order_by(LoginFailure.created_at.desc())
-            .limit(limit)
+def throttle_limits(settings: Settings) -> ThrottleLimits:
+    return ThrottleLimits.of(
+        settings.login_max_failures,
+        settings.login_max_failures_per_address,
+        settings.login_window_seconds,
+    )
+
+
+class DatabaseLoginFailures:
+    """Failed logins in the ``login_failure`` table: the embedded default, shared by every
+    process on the database. Each call is a short transaction of its own: a failure must be
+    recorded although the login's answer is an error."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], limits: ThrottleLimits) -> None:
+        self._sessions = sessions
+        self._limits = limits
+
+    async def _wait(
+        self, session: AsyncSession, limit: int, *conditions: ColumnElement[bool]
+    ) -> int | None:
+        now = utcnow()
+        window = self._limits.window_seconds
+        recent = (
+            await session.scalars(
+                select(LoginFailure.created_at)
+                .where(*conditions, LoginFailure.created_at > now - timedelta(seconds=window))
+                .order_by(LoginFailure.created_at.desc())
+                .limit(limit)
+            )
+        ).all()
+        return seconds_to_wait(
+            [moment.timestamp() for moment in recent], limit, window, now.timestamp()
         )
-    ).all()
-    if len(recent) < limit:
+
+    async def pair_wait(self, email: str, address: str) -> int | None:
+        async with self._sessions.begin() as session:
+            return await self._wait(
+                session,
+                self._limits.per_pair,
+                LoginFailure.email == email,
+                LoginFailure.address == address[:64],
+            )
+
+    async def record(self, email: str, address: str) -> int | None:
+        async with self._sessions.begin() as session:
+            session.add(LoginFailure(email=email[:320], address=address[:64]))
+            await session.flush()
+            for limit, condition in (
+                # This failure included: the one past the limit is the first answered 429.
+                (self._limits.per_address + 1, LoginFailure.address == address[:64]),
+                (self._limits.per_account + 1, LoginFailure.email == email),
+            ):
+                wait = await self._wait(session, limit, condition)
+                if wait is not None:
+                    return wait
         return None
-    # The oldest of the last `limit` failures must leave the window first.
-    free_at = recent[-1] + timedelta(seconds=settings.login_window_seconds)
-    return int((free_at - now).total_seconds()) + 1
+
+    async def clear(self, email: str, address: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.email == email, LoginFailure.address == address[:64]
+                )
+            )
+
+
+class FallbackLoginFailures:
+    """A shared store (Redis) that falls back to the database while it cannot be reached:
+    throttling never stops because Redis is down, and logins never fail because of it."""
+
+    def __init__(self, primary: LoginFailures, fallback: LoginFailures) -> None:
+        self._primary = primary
+        self._fallback = fallback
+        self._down = False
+
+    async def _call(self, name: str, email: str, address: str) -> int | None:
+        try:
+            result: int | None = await getattr(self._primary, name)(email, address)
+        except Exception as exc:  # the store is down or refuses: count in the database
+            if not self._down:
+                self._down = True
+                logger.warning(
+                    "login throttling store unavailable (%s); counting in the database",
+                    type(exc).__name__,
+                )
+            fallback: int | None = await getattr(self._fallback, name)(email, address)
+            return fallback
+        if self._down:
+            self._down = False
+            logger.warning("login throttling store available again")
+        return result
+
+    async def pair_wait(self, email: str, address: str) -> int | None:
+        return await self._call("pair_wait", email, address)
+
+    async def record(self, email: str, address: str) -> int | None:
+        return await self._call("record", email, address)
+
+    async def clear(self, email: str, address: str) -> None:
+        await self._call("clear", email, address)
 
 
 async def login(
@@ -64,6 +149,7 @@ async def login(
     email: str,
     password: str,
     address: str,
+    failures: LoginFailures | None = None,
 ) -> IssuedToken:
     """Check the credentials and issue a token.
 
@@ -82,22 +168,19 @@ async def login(
       Known and unknown accounts are answered alike, so the limits tell nobody
       which e-mails exist.
 
+    Failures are counted in ``failures`` (Redis when configured), else in the database.
     Unlike other use cases this one runs its own transactions: a failed login
     must be recorded although the answer is an error (which rolls the request's
     transaction back), and the password is checked outside any transaction so
     that SQLite's write lock is not held while argon2 works.
     """
     email = normalise_email(email)
+    if failures is None:
+        failures = DatabaseLoginFailures(sessions, throttle_limits(settings))
+    wait = await failures.pair_wait(email, address)
+    if wait is not None:
+        raise TooManyRequests("Too many failed logins; try again later.", retry_after=wait)
     async with sessions.begin() as session:
-        wait = await _recent_failures(
-            session,
-            settings,
-            settings.login_max_failures,
-            LoginFailure.email == email,
-            LoginFailure.address == address[:64],
-        )
-        if wait is not None:
-            raise TooManyRequests("Too many failed logins; try again later.", retry_after=wait)
         user = await session.scalar(select(User).where(User.email == email))
     if user is None:
         await passwords.burn_verification(settings, password)
@@ -106,33 +189,18 @@ async def login(
         ok = user.is_active and await passwords.verify_password(
             settings, user.password_hash, password
         )
-    async with sessions.begin() as session:
-        if not ok or user is None:
-            session.add(LoginFailure(email=email[:320], address=address[:64]))
-            await session.flush()
-            for limit, condition in (
-                # This failure included: the one past the limit is the first answered 429.
-                (settings.login_max_failures_per_address + 1, LoginFailure.address == address[:64]),
-                (settings.login_max_failures * 10 + 1, LoginFailure.email == email),
-            ):
-                wait = await _recent_failures(session, settings, limit, condition)
-                if wait is not None:
-                    break
-        else:
-            await session.execute(
-                delete(LoginFailure).where(
-                    LoginFailure.email == email, LoginFailure.address == address[:64]
-                )
-            )
-            token = secrets.token_urlsafe(32)
-            expires_at = utcnow() + timedelta(hours=settings.token_ttl_hours)
-            session.add(
-                AuthToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at)
-            )
     if not ok or user is None:
+        wait = await failures.record(email, address)
         if wait is not None:
             raise TooManyRequests("Too many failed logins; try again later.", retry_after=wait)
         raise Unauthenticated("Invalid e-mail or password.")
+    await failures.clear(email, address)
+    token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(hours=settings.token_ttl_hours)
+    async with sessions.begin() as session:
+        session.add(
+            AuthToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at)
+        )
     return IssuedToken(access_token=token, expires_at=expires_at)
 
 

@@ -57,6 +57,7 @@ async def login(
         email=body.email,
         password=body.password,
         address=client_address(request),
+        failures=request.app.state.login_failures,
     )
     return TokenRead(access_token=issued.access_token, expires_at=issued.expires_at)
 

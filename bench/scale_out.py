@@ -13,7 +13,11 @@ per second while creations ran. Results go to ``bench/results/<date>-<host>-scal
 On a 2-core machine that also runs PostgreSQL and wrk, two API processes cannot double the
 throughput of one: the figure that matters is how much of the second core they turn into
 requests, i.e. whether throughput per process holds or collapses (lock contention, a
-shared counter, pool exhaustion would make it collapse).
+shared counter, pool exhaustion would make it collapse). So each run also records the API
+processes' CPU time per request and the workers' CPU time per mail sent (utime + stime from
+/proc): if they stay the same with two of each, a process does the same work per request
+whatever the number of its peers, and its throughput is bounded by the CPU it is given,
+not by the others.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from wrk_bench import (
     CUSTOMER_TOKEN,
     RESULTS,
     ROOT,
+    cpu_seconds,
     free_port,
     machine,
     migrate,
@@ -107,14 +112,30 @@ def main() -> None:
             procs = start(args.database_url, n)
             try:
                 port = procs[0].port  # type: ignore[attr-defined]
-                wrk(port, "read", AGENT_TOKEN, args.tickets, 2, 0)  # warm up
+                # Warm every process up (statement caches, mail templates, the pools) on both
+                # operations, and let the workers drain the warm-up's mail: a process's first
+                # requests cost far more than the rest, and with two of each that cost is paid
+                # twice over fewer requests.
+                wrk(port, "read", AGENT_TOKEN, args.tickets, 3, 0)
+                wrk(port, "create", CUSTOMER_TOKEN, args.tickets, 3, 0)
+                time.sleep(3)
                 for op, token in OPS:
                     before = asyncio.run(sent_mail(args.database_url))
+                    api_cpu = cpu_seconds(procs[0].pid)
+                    worker_cpu = sum(cpu_seconds(p.pid) for p in procs[1:])
                     out = wrk(port, op, token, args.tickets, args.seconds, r + 1)
+                    requests = max(1.0, out["rps"] * args.seconds)
+                    out["api_cpu_ms_per_request"] = (
+                        (cpu_seconds(procs[0].pid) - api_cpu) * 1000 / requests
+                    )
                     if op == "create":
                         time.sleep(1)
-                        out["mail_per_s"] = (asyncio.run(sent_mail(args.database_url)) - before) / (
-                            args.seconds + 1
+                        mails = asyncio.run(sent_mail(args.database_url)) - before
+                        out["mail_per_s"] = mails / (args.seconds + 1)
+                        out["worker_cpu_ms_per_mail"] = (
+                            (sum(cpu_seconds(p.pid) for p in procs[1:]) - worker_cpu)
+                            * 1000
+                            / max(1, mails)
                         )
                     runs[n].setdefault(op, []).append(out)
             finally:
@@ -130,10 +151,16 @@ def main() -> None:
                 "rps": statistics.median(x["rps"] for x in rs),
                 "p99_ms": statistics.median(x["p99_ms"] for x in rs),
                 "errors": sum(x["errors"] for x in rs),
+                "api_cpu_ms_per_request": statistics.median(
+                    x["api_cpu_ms_per_request"] for x in rs
+                ),
             }
             s["rps_per_api_process"] = s["rps"] / n
             if op == "create":
                 s["mail_per_s"] = statistics.median(x["mail_per_s"] for x in rs)
+                s["worker_cpu_ms_per_mail"] = statistics.median(
+                    x["worker_cpu_ms_per_mail"] for x in rs
+                )
             summary.setdefault(f"{n}+{n}", {})[op] = s
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -148,14 +175,20 @@ def main() -> None:
     name = f"{result['date'][:10]}-{socket.gethostname()}-scale-out-{args.tickets}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=1) + "\n")
     print(
-        "| API + workers | operation | req/s | req/s per API process | p99 ms | mail/s | errors |"
+        "| API + workers | operation | req/s | req/s per API process | p99 ms "
+        "| API CPU ms per request | mail/s | worker CPU ms per mail | errors |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for topo, ops in summary.items():
         for op, s in ops.items():
             mail = f"{s['mail_per_s']:.0f}" if "mail_per_s" in s else "—"
+            per_mail = (
+                f"{s['worker_cpu_ms_per_mail']:.2f}" if "worker_cpu_ms_per_mail" in s else "—"
+            )
             print(
-                f"| {topo} | {op} | {s['rps']:.0f} | {s['rps_per_api_process']:.0f} | {s['p99_ms']:.0f} | {mail} | {s['errors']:.0f} |"
+                f"| {topo} | {op} | {s['rps']:.0f} | {s['rps_per_api_process']:.0f} "
+                f"| {s['p99_ms']:.0f} | {s['api_cpu_ms_per_request']:.2f} | {mail} "
+                f"| {per_mail} | {s['errors']:.0f} |"
             )
     print(f"written bench/results/{name}")
 

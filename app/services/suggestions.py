@@ -23,7 +23,7 @@ from app.db.models import KbArticle, Ticket
 from app.db.pagination import ranked_page
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import InvalidInput
-from app.domain.knowledge import CANDIDATES, NOT_ANSWERS, SUGGESTIONS
+from app.domain.knowledge import CANDIDATES, NOT_ANSWERS, SUGGESTIONS, selective_groups
 from app.domain.ranking import CALIBRATIONS, Calibration, Ranked, fuse
 from app.domain.tickets import TicketStatus, TicketType
 from app.infra.embeddings import Embedder, VectorSet
@@ -69,8 +69,14 @@ async def search_solutions(
     groups = fulltext.query_groups(q)
     if not groups:
         raise InvalidInput("The search finds no words to look for.", ["query", "q"])
+    scope = customer_id if customer_id is not None else actor.customer_id
     hits = fulltext.scored(
-        fulltext.dialect_of(session), "ticket_fts", "ticket_id", groups, any_word=False
+        fulltext.dialect_of(session),
+        "ticket_fts",
+        "ticket_id",
+        groups,
+        any_word=False,
+        customer_id=scope,
     ).subquery("hits")
     stmt = solved(ticket_query(actor)).add_columns(hits.c.score).join(hits, hits.c.id == Ticket.id)
     if customer_id is not None:
@@ -78,7 +84,6 @@ async def search_solutions(
     rows, next_cursor = await ranked_page(
         session, stmt, hits.c.score, Ticket.id, limit=limit, cursor=cursor
     )
-    scope = customer_id if customer_id is not None else actor.customer_id
     if not rows and cursor is None and scope is not None:
         close = await closest(session, embedder, q, limit, customer_id=scope)
         if close:
@@ -226,15 +231,26 @@ async def _articles(
 async def _ticket_words(
     session: AsyncSession, actor: Actor, groups: list[tuple[str, ...]], customer_id: int
 ) -> Sequence[int]:
-    """The customer's solved tickets the full-text index ranks best for any of the words."""
+    """The customer's solved tickets the full-text index ranks best for any of the words
+    (on a big index, of the words rare enough to choose: see ``selective_groups``)."""
+    documents, shares = await fulltext.word_shares(session, "ticket_fts")
+    choosing = selective_groups(groups, shares, documents)
     hits = fulltext.scored(
-        fulltext.dialect_of(session), "ticket_fts", "ticket_id", groups, any_word=True
+        fulltext.dialect_of(session),
+        "ticket_fts",
+        "ticket_id",
+        choosing,
+        any_word=True,
+        customer_id=customer_id,
     ).subquery("hits")
     stmt = solved(ticket_query(actor)).join(hits, hits.c.id == Ticket.id)
     return (
         await session.scalars(
             stmt.with_only_columns(Ticket.id)
-            .where(Ticket.customer_id == customer_id)
+            # Written in, as in ``solved``: a generic plan that cannot see the customer
+            # ranks every matching entry from the sixth call on a connection (measured:
+            # 50 ms became 400-900 ms for a customer of 20,000 tickets).
+            .where(Ticket.customer_id == bindparam("customer", customer_id, literal_execute=True))
             .order_by(hits.c.score.desc(), Ticket.id)
             .limit(CANDIDATES)
         )

@@ -25,6 +25,7 @@ from app.services import embeddings as embedding_service
 from app.services import facts as _facts  # noqa: F401  (keeps the report facts)
 from app.services import mailbox
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
+from app.services import rollups as rollup_service
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
 from app.services import sla as sla_service
 from app.services import tickets as ticket_service
@@ -43,6 +44,7 @@ JOBS: list[tuple[str, Job]] = [
     ("purge_orphan_attachments", attachment_service.purge_orphans),
     ("purge_delivered_webhooks", webhook_delivery.purge_delivered),
     ("embed_articles_and_solutions", embedding_service.embed_pending),
+    ("roll_up_reports", rollup_service.roll_up),
 ]
 
 

@@ -7,15 +7,14 @@ come back flat (one per period, or per period and metric) for JSON and CSV alike
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import UTCDateTime
 from app.db.fulltext import dialect_of
 from app.db.models import (
     Category,
@@ -28,9 +27,12 @@ from app.db.models import (
     TicketTag,
 )
 from app.db.timebuckets import bucket, slot
+from app.domain import backlog as bl
 from app.domain import reports as rd
 from app.domain.access import Actor, Scope, require_staff
+from app.domain.inbound import Channel
 from app.domain.tickets import Severity, TicketType
+from app.services import rollups
 from app.services.visibility import visible_tickets
 
 Row = dict[str, Any]
@@ -47,6 +49,7 @@ class Filters:
     category_id: int | None = None
     severity: Severity | None = None
     tag: str | None = None
+    channel: Channel | None = None
 
 
 def _where(actor: Actor, f: Filters) -> list[ColumnElement[bool]]:
@@ -63,6 +66,8 @@ def _where(actor: Actor, f: Filters) -> list[ColumnElement[bool]]:
         out.append(Ticket.category_id == f.category_id)
     if f.severity is not None:
         out.append(Ticket.severity == f.severity)
+    if f.channel is not None:
+        out.append(Ticket.channel == f.channel)
     if f.tag is not None:
         out.append(
             Ticket.id.in_(
@@ -103,21 +108,37 @@ def _periods(w: rd.Window) -> list[str]:
 
 
 async def volume(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> list[Row]:
-    """Tickets opened, first resolved, closed (last closing) and reopened (last reopening)."""
+    """Tickets opened, first resolved, closed (last closing) and reopened (last reopening).
+
+    Unfiltered, the openings and first resolutions come from the worker's rollup up to
+    where it goes, then from the facts; closings and reopenings (rarer, and rewritten by a
+    later reopening or closing) always from the facts."""
     require_staff(actor, Scope.REPORTS_READ)
     dialect = dialect_of(session)
     rows: dict[str, Row] = {
         p: {"period": p, "opened": 0, "resolved": 0, "closed": 0, "reopened": 0}
         for p in _periods(w)
     }
+    live_from = w.start
+    if not _needs_ticket(actor, f):
+        until = (await rollups.rolled(session)).until
+        if until is not None and until > w.start:
+            live_from = min(until, w.end)
+            _, sums = await rollups.period_sums(session, _bounds(w), live_from)
+            for row, counts in zip(rows.values(), sums, strict=True):
+                row["opened"] += counts["opened"]
+                row["resolved"] += counts["resolved"]
     for name, col in (
         ("opened", TicketFact.created_at),
         ("resolved", TicketFact.first_resolved_at),
         ("closed", TicketFact.closed_at),
         ("reopened", TicketFact.reopened_at),
     ):
+        lo = live_from if name in ("opened", "resolved") else w.start
+        if lo >= w.end:
+            continue
         b = slot(dialect, col, w).label("b")
-        stmt = _facts(actor, f, b, func.count()).where(_in(col, w)).group_by(b)
+        stmt = _facts(actor, f, b, func.count()).where(col >= lo, col < w.end).group_by(b)
         for key, n in (await session.execute(stmt)).all():
             rows[_period_of(key, w)][name] += int(n)
     return list(rows.values())
@@ -256,58 +277,37 @@ async def sla(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> 
 
 
 async def backlog(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> list[Row]:
-    """Tickets open at the end of each period (opened before it, not yet first-resolved),
-    by age bucket: one statement over the periods' ends."""
+    """Tickets in an open status at the end of each period, by status and by age: the sum of
+    the sweep-line events before it (``domain/backlog.py``). Unfiltered, from the worker's
+    rollup up to where it goes, then from the status moves; filtered, from the moves of the
+    matching tickets."""
     require_staff(actor, Scope.REPORTS_READ)
     starts = rd.periods(w)
-    ends = [rd.period_end(p, w) for p in starts]
-    parts = [
-        select(literal(i).label("i"), literal(end, UTCDateTime()).label("end_at"))
-        for i, end in enumerate(ends)
-    ]
-    p = union_all(*parts).subquery("p") if len(parts) > 1 else parts[0].subquery("p")
-    age_case = case(
-        *[
-            (TicketFact.created_at > _minus_days(p.c.end_at, bound, dialect_of(session)), label)
-            for label, bound in rd.AGE_BUCKETS
-            if bound != float("inf")
-        ],
-        else_=rd.AGE_BUCKETS[-1][0],
-    ).label("age")
-    stmt = (
-        select(p.c.i, age_case, func.count())
-        .select_from(p)
-        .join(
-            TicketFact,
-            and_(
-                TicketFact.created_at < p.c.end_at,
-                or_(
-                    TicketFact.first_resolved_at.is_(None),
-                    TicketFact.first_resolved_at >= p.c.end_at,
-                ),
-            ),
-        )
-        .group_by(p.c.i, age_case)
-    )
-    if _needs_ticket(actor, f):
-        stmt = stmt.join(Ticket, Ticket.id == TicketFact.ticket_id).where(*_where(actor, f))
-    out = [
-        {"period": s.isoformat(), "open": 0, **{label: 0 for label, _ in rd.AGE_BUCKETS}}
-        for s in starts
-    ]
-    counts: list[dict[str, int]] = [defaultdict(int) for _ in starts]
-    for i, age, n in (await session.execute(stmt)).all():
-        counts[int(i)][str(age)] += int(n)
-        counts[int(i)]["open"] += int(n)
-    for row, seen in zip(out, counts, strict=True):
-        row.update(seen)
+    bounds = _bounds(w)
+    before: Counter[str] = Counter()
+    per: list[Counter[str]] = [Counter() for _ in starts]
+    live_from: datetime | None = None
+    where: list[ColumnElement[bool]] | None = _where(actor, f) if _needs_ticket(actor, f) else None
+    if where is None:
+        until = (await rollups.rolled(session)).until
+        if until is not None:
+            before, per = await rollups.period_sums(session, bounds, min(until, w.end))
+            live_from = until
+    live_before, live = await rollups.period_deltas(session, live_from, bounds, w.end, where)
+    before.update(live_before)
+    for counts, more in zip(per, live, strict=True):
+        counts.update(more)
+    out: list[Row] = []
+    running = Counter(before)
+    for start, counts in zip(starts, per, strict=True):
+        running.update(counts)
+        out.append({"period": start.isoformat(), **bl.age_columns(running)})
     return out
 
 
-def _minus_days(col: Any, days: float, dialect: str) -> Any:
-    if dialect == "sqlite":
-        return func.datetime(col, f"-{int(days)} days")
-    return col - func.make_interval(0, 0, 0, int(days))
+def _bounds(w: rd.Window) -> list[datetime]:
+    """The instants the report's periods start at (the first one at the report's start)."""
+    return [w.start, *(rd.local_midnight(p, w.tz) for p in rd.periods(w)[1:])]
 
 
 async def top(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> list[Row]:
@@ -398,7 +398,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "p90_business_minutes",
     ),
     "sla": ("period", "target", "met", "breached", "in_progress"),
-    "backlog": ("period", "open", *(label for label, _ in rd.AGE_BUCKETS)),
+    "backlog": (
+        "period",
+        "open",
+        *(label for label, _ in rd.AGE_BUCKETS),
+        *(f"status_{status}" for status in bl.OPEN_STATUSES),
+    ),
     "satisfaction": ("period", "answers", "good", "bad", "good_share", "comments"),
     "top": ("kind", "rank", "id", "name", "tickets"),
 }

@@ -74,9 +74,7 @@ def quarter_hour(dialect: str, column: ColumnElement[Any] | Any) -> ColumnElemen
     """The start of the UTC quarter-hour holding the instant (the rollup's slot)."""
     if dialect == "sqlite":
         minute = cast(func.strftime("%M", column), Integer) // 15 * 15
-        return func.strftime("%Y-%m-%d %H:", column).concat(
-            func.printf("%02d:00.000000", minute)
-        )
+        return func.strftime("%Y-%m-%d %H:", column).concat(func.printf("%02d:00.000000", minute))
     return func.date_bin(
         literal_column("interval '15 minutes'"),
         column,

@@ -252,10 +252,12 @@ async def _count(session: AsyncSession, col: Any, before: datetime) -> int:
     return int(await session.scalar(select(func.count()).where(col < before)) or 0)
 
 
-async def roll_up(session: AsyncSession, settings: Settings | None = None) -> int:
+async def roll_up(
+    session: AsyncSession, settings: Settings | None = None, now: datetime | None = None
+) -> int:
     """The worker's job: roll the slots finished since the last run (or rebuild the whole
     rollup when what came before has changed). Returns the number of slots written."""
-    until = bl.slot_of(utcnow() - MARGIN)
+    until = bl.slot_of((now or utcnow()) - MARGIN)
     state = await session.get(ReportRollup, 1, with_for_update=True)
     if state is not None and state.rolled_until >= until:
         return 0

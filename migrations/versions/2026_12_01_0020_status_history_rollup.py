@@ -5,7 +5,7 @@ Revises: 0015
 Create Date: 2026-12-01 22:30:00
 
 ``ticket_status_change`` is backfilled from the timeline's ``status_changed`` events
-in one set-based statement. ``report_slot`` and ``report_rollup`` start empty: the
+in one set-based statement. ``report_slot``, ``report_day_histogram`` and ``report_rollup`` start empty: the
 worker builds the rollup on its next run (until then reports read the facts).
 """
 
@@ -71,6 +71,14 @@ def upgrade() -> None:
         sa.Column("changes_before", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_rollup")),
     )
+    op.create_table(
+        "report_day_histogram",
+        sa.Column("day_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("metric", sa.String(length=24), nullable=False),
+        sa.Column("bucket", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day_at", "metric", "bucket", name=op.f("pk_report_day_histogram")),
+    )
     op.execute(
         "INSERT INTO ticket_status_change (ticket_id, at, opened_at, from_status, to_status) "
         "SELECT e.ticket_id, e.created_at, t.created_at, e.from_status, e.to_status "
@@ -81,6 +89,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("report_day_histogram")
     op.drop_table("report_rollup")
     op.drop_table("report_slot")
     op.drop_table("ticket_status_change")

@@ -29,6 +29,7 @@ from app.db.models.knowledge import Embedding, KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.portal import ReadMarker
 from app.db.models.reports import (
+    ReportDayHistogram,
     ReportRollup,
     ReportSlot,
     TicketFact,
@@ -64,6 +65,7 @@ __all__ = [
     "Notification",
     "ReadMarker",
     "Reply",
+    "ReportDayHistogram",
     "ReportRollup",
     "ReportSlot",
     "RoutingRule",

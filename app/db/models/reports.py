@@ -121,3 +121,17 @@ class ReportRollup(Base):
     facts_before: Mapped[int] = mapped_column(Integer)
     resolved_before: Mapped[int] = mapped_column(Integer)
     changes_before: Mapped[int] = mapped_column(Integer)
+
+
+class ReportDayHistogram(Base):
+    """Per UTC day and duration (``first_response``, ``resolution``, each also in business
+    minutes: ``*_business``), how many durations fell in each log-spaced bucket
+    (``domain/histograms.py``), by the day of the response or resolution. Kept by the
+    worker on PostgreSQL for the unfiltered response-time report."""
+
+    __tablename__ = "report_day_histogram"
+
+    day_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(24), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)

@@ -30,7 +30,7 @@ from app.db.timebuckets import bucket, slot
 from app.domain import backlog as bl
 from app.domain import reports as rd
 from app.domain.access import Actor, Scope, require_staff
-from app.domain.inbound import Channel
+from app.domain.routing import Channel
 from app.domain.tickets import Severity, TicketType
 from app.services import histograms, rollups
 from app.services.visibility import visible_tickets

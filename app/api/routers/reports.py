@@ -16,7 +16,7 @@ from app.api.problems import responses
 from app.api.schemas.reports import ReportRead
 from app.domain import reports as rd
 from app.domain.access import Actor
-from app.domain.inbound import Channel
+from app.domain.routing import Channel
 from app.domain.tickets import Severity, TicketType
 from app.services import reports as report_service
 

@@ -12,18 +12,21 @@ leaves at ``e``; writing the leaving event at ``max(e, opened_at + N days)`` ins
 needs no knowledge of where the spell began, and cancels the entering one exactly when
 the spell ended before the ticket became that old. So every event is known from one
 status move (or the opening) alone, and the events can be summed per time slot ahead of
-time: the worker's rollup does that (``services/rollups.py``).
+time: the worker's rollup does that (``services/rollups.py``, whose SQL writes these
+events), and a filtered report sums the same events over the matching tickets.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from app.domain.reports import AGE_BUCKETS
+from app.domain.tickets import TicketStatus
 
-OPEN_STATUSES = ("open", "in_progress", "waiting_customer", "waiting_third_party", "improvement")
+OPEN_STATUSES = tuple(
+    s.value for s in TicketStatus if s not in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+)
 """The statuses a ticket is in the backlog in, in the report's column order."""
 STATUS_KEYS = {status: f"d_{status}" for status in OPEN_STATUSES}
 AGE_KEYS: tuple[tuple[str, timedelta], ...] = tuple(
@@ -37,26 +40,10 @@ SLOT = timedelta(minutes=15)
 """Every zone's offsets are whole quarter-hours: a slot never straddles two local periods."""
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
-Event = tuple[datetime, str, int]
-
 
 def slot_of(at: datetime) -> datetime:
     """The start of the quarter-hour (UTC) holding ``at``."""
     return at - (at - _EPOCH) % SLOT
-
-
-def opening(opened_at: datetime) -> Iterator[Event]:
-    yield opened_at, STATUS_KEYS["open"], 1
-    for key, age in AGE_KEYS:
-        yield opened_at + age, key, 1
-
-
-def move(at: datetime, opened_at: datetime, from_status: str, to_status: str) -> Iterator[Event]:
-    for status, sign in ((from_status, -1), (to_status, 1)):
-        if status in STATUS_KEYS:
-            yield at, STATUS_KEYS[status], sign
-            for key, age in AGE_KEYS:
-                yield max(at, opened_at + age), key, sign
 
 
 def age_columns(open_by_status: Counter[str] | dict[str, int]) -> dict[str, int]:

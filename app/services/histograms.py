@@ -1,11 +1,12 @@
 """Daily duration histograms for the unfiltered response-time report (PostgreSQL).
 
 Sorting a year's durations (a million) for exact percentiles takes seconds; a UTC day's
-histogram (``domain/histograms.py``: buckets 4 % wide) is a few hundred rows. A report's
-period takes the days wholly inside it from the histograms and its edges (a local day
-that starts at 23:00 UTC, say) and the days not rolled yet from the facts, bucketed the
-same way, so every figure is within the histograms' bound (2 %, or 0.5 below 1) of
-``percentile_cont`` over the same durations. The counts stay exact.
+histogram (``domain/histograms.py``: buckets 4 % wide) is a few hundred rows. A report
+counts each rolled day whole in the period holding its noon, then corrects with the facts
+of the hours on the other side of a period boundary (a Rome week starts at 23:00 UTC: one
+hour), and reads the days not rolled yet from the facts, bucketed the same way, so every
+figure is within the histograms' bound (2 %, or 0.5 below 1) of ``percentile_cont`` over
+the same durations. The counts stay exact.
 
 Kept by the worker like the slot rollup (``services/rollups.py``): each run adds the days
 finished since the last one; a change before that (an import) makes it rebuild. SQLite
@@ -14,6 +15,8 @@ does not keep them (its reports sort the durations in Python, exactly).
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -25,11 +28,13 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    false,
     func,
     literal,
     literal_column,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy import Integer as SaInteger
@@ -47,6 +52,7 @@ STATE_ID = 2
 """The histograms' row in ``report_rollup`` (the slot rollup's is 1)."""
 MARGIN = timedelta(minutes=5)
 DAY = timedelta(days=1)
+NOON = timedelta(hours=12)
 F = TicketFact
 METRICS: tuple[tuple[str, Any, Any], ...] = (
     ("first_response", F.first_response_at, F.first_response_seconds),
@@ -161,26 +167,48 @@ async def rolled_until(session: AsyncSession) -> datetime | None:
     return state.rolled_until if state is not None else None
 
 
-def split(bounds: list[datetime], end: datetime, until: datetime) -> tuple[
-    list[tuple[datetime, datetime]], list[tuple[datetime, datetime]]
-]:  # fmt: skip
-    """Per period, the UTC days wholly inside it and rolled (before ``until``), and the
-    ranges left to read from the facts (the periods' edges, and what is not rolled)."""
-    days: list[tuple[datetime, datetime]] = []
-    ranges: list[tuple[datetime, datetime]] = []
-    for i, start in enumerate(bounds):
-        stop = bounds[i + 1] if i + 1 < len(bounds) else end
-        first = _day(start) if _day(start) == start else _day(start) + DAY
-        last = min(_day(stop), until)
-        if first >= last:
-            ranges.append((start, stop))
-            continue
-        days.append((first, last))
-        if start < first:
-            ranges.append((start, first))
-        if last < stop:
-            ranges.append((last, stop))
-    return days, ranges
+@dataclass
+class Plan:
+    """How a report's periods are read: the rolled UTC days [first_day, last_day), each
+    counted whole in the period holding its noon; the facts of ``plus`` counted in their own
+    period; and, for the hours of a counted day that belong to another period (``minus``,
+    a subset of ``plus``), the same facts taken out of the day's period again."""
+
+    first_day: datetime | None = None
+    last_day: datetime | None = None
+    plus: list[tuple[datetime, datetime]] = field(default_factory=list)
+    minus: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+
+def plan(bounds: list[datetime], end: datetime, until: datetime) -> Plan:
+    """For a Rome week (from 23:00 UTC) that is one hour of facts per period boundary."""
+    out = Plan()
+    edges = [*bounds, end]
+
+    def period_of(at: datetime) -> int:
+        return bisect_right(edges, at) - 1  # -1: before; len(bounds): after
+
+    def add(ranges: list[tuple[datetime, datetime]], a: datetime, b: datetime) -> None:
+        if a >= b:
+            return
+        if ranges and ranges[-1][1] == a:
+            ranges[-1] = (ranges[-1][0], b)
+        else:
+            ranges.append((a, b))
+
+    d = _day(bounds[0])
+    while d < end:
+        i = period_of(d + NOON)
+        if d + DAY <= until and 0 <= i < len(bounds):
+            out.first_day = out.first_day or d
+            out.last_day = d + DAY
+            for a, b in ((d, max(d, edges[i])), (min(d + DAY, edges[i + 1]), d + DAY)):
+                add(out.minus, a, b)
+                add(out.plus, max(a, bounds[0]), min(b, end))
+        else:
+            add(out.plus, max(d, bounds[0]), min(d + DAY, end))
+        d += DAY
+    return out
 
 
 QUANTILES = (0.5, 0.9)
@@ -191,49 +219,66 @@ async def period_percentiles(
 ) -> dict[tuple[int, str], tuple[int, dict[float, float | None]]]:
     """``{(period index, metric): (count, {q: percentile})}`` for the report's periods.
 
-    One statement: the rolled days and the facts' edges bucketed alike, summed per period
-    and bucket, then (window sums) the buckets holding the two ranks each percentile sits
-    between; only those come back."""
-    days, ranges = split(bounds, end, until)
-    array = bindparam("bounds", bounds, type_=ARRAY(DateTime(timezone=True)))
+    One statement: the rolled days and the facts of :func:`plan` bucketed alike, summed per
+    period and bucket, then (window sums) the buckets holding the two ranks each percentile
+    sits between; only those come back."""
+    p = plan(bounds, end, until)
+    array = bindparam("bounds", [*bounds, end], type_=ARRAY(DateTime(timezone=True)))
+    noon: ColumnElement[Any] = literal_column("interval '12 hours'")
     h = ReportDayHistogram
     parts: list[Any] = []
-    if days:
+    if p.first_day is not None and p.last_day is not None:
         parts.append(
             select(
-                func.width_bucket(h.day_at, array).label("i"), h.metric.label("metric"),
+                func.width_bucket(h.day_at + noon, array).label("i"), h.metric.label("metric"),
                 h.bucket.label("bucket"), h.n.label("n"),
-            ).where(or_(*(and_(h.day_at >= a, h.day_at < b) for a, b in days)))
+            ).where(h.day_at >= p.first_day, h.day_at < p.last_day)
         )  # fmt: skip
     for column in (F.first_response_at, F.first_resolved_at):
-        if not ranges:
+        if not p.plus:
             break
-        # One read of the edges per instant column, for both of its durations.
+        # One read of the facts per instant column, for both of its durations.
         edge = (
             select(F.first_response_at, F.first_resolved_at, *(m[2] for m in METRICS))
-            .where(or_(*(and_(column >= a, column < b) for a, b in ranges)))
+            .where(or_(*(and_(column >= a, column < b) for a, b in p.plus)))
             .cte(f"edge_{column.key}")
             .prefix_with("MATERIALIZED")
         )
+        at_ = edge.c[column.key]
+        day_noon = func.date_bin(
+            literal_column("interval '1 day'"), at_,
+            literal_column("timestamptz '2000-01-01 00:00:00+00'"),
+        ) + noon  # fmt: skip
         for metric, at, value in METRICS:
             if at is not column:
                 continue
-            i = func.width_bucket(edge.c[at.key], array)
             k = _bucket_sql(edge.c[value.key])
-            parts.append(
-                select(
-                    i.label("i"), literal(metric).label("metric"), k.label("bucket"),
-                    func.count().label("n"),
-                )
-                .where(edge.c[value.key].is_not(None))
-                .group_by(i, k)
-            )  # fmt: skip
+            for i, sign, where in (
+                (func.width_bucket(at_, array), 1, true()),
+                (
+                    func.width_bucket(day_noon, array),
+                    -1,
+                    or_(false(), *(and_(at_ >= a, at_ < b) for a, b in p.minus)),
+                ),
+            ):
+                if sign < 0 and not p.minus:
+                    continue
+                parts.append(
+                    select(
+                        i.label("i"), literal(metric).label("metric"), k.label("bucket"),
+                        (func.count() * sign).label("n"),
+                    )
+                    .where(edge.c[value.key].is_not(None), where)
+                    .group_by(i, k)
+                )  # fmt: skip
     if not parts:
         return {}
     u = union_all(*parts).subquery("u")
     merged = (
         select(u.c.i, u.c.metric, u.c.bucket, func.sum(u.c.n).label("n"))
+        .where(u.c.i >= 1, u.c.i <= len(bounds))
         .group_by(u.c.i, u.c.metric, u.c.bucket)
+        .having(func.sum(u.c.n) != 0)
         .subquery("m")
     )
     part = (merged.c.i, merged.c.metric)

@@ -129,6 +129,18 @@ async def run(url: str, n: int, skip_seed: bool) -> None:
     today = date.today()
     window = rd.window(today - timedelta(days=364), today, rd.Group.WEEK, "Europe/Rome")
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    # A yardstick measured in the same run, as loaded as the reports: counting the year's
+    # facts (one index-only range of a million entries, nothing else).
+    best = float("inf")
+    for _ in range(3):
+        async with AsyncSession(engine) as session:
+            started = time.perf_counter()
+            await session.execute(
+                text("SELECT count(*) FROM ticket_fact WHERE created_at >= :a AND created_at < :b"),
+                {"a": window.start, "b": window.end},
+            )
+            best = min(best, time.perf_counter() - started)
+    print(f"yardstick (count the year's facts): {best * 1000:.0f} ms")
     for label, filters in (
         ("no filter", report_service.Filters()),
         ("customer=7", report_service.Filters(customer_id=7)),

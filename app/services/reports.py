@@ -278,7 +278,14 @@ async def sla(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> 
             TicketSla.met_at > TicketSla.due_at,
         ),
     )
-    b = slot(dialect, TicketSla.started_at, w).label("b")
+    bounds = _bounds(w)
+    periods = _periods(w)
+    if dialect == "postgresql":
+        b = func.width_bucket(
+            TicketSla.started_at, bindparam("bounds", bounds, type_=_INSTANTS)
+        ).label("b")
+    else:
+        b = slot(dialect, TicketSla.started_at, w).label("b")
     stmt = (
         select(
             b,
@@ -299,7 +306,8 @@ async def sla(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> 
         for t in rd.Target
     }
     for at, target, breached, met, running in (await session.execute(stmt)).all():
-        row = out[(_period_of(at, w), str(getattr(target, "value", target)))]
+        period = periods[int(at) - 1] if dialect == "postgresql" else _period_of(at, w)
+        row = out[(period, str(getattr(target, "value", target)))]
         row["met"] += int(met or 0)
         row["breached"] += int(breached or 0)
         row["in_progress"] += int(running or 0)
@@ -344,26 +352,25 @@ async def top(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> 
     """The categories and the customers with the most tickets opened in the range."""
     require_staff(actor, Scope.REPORTS_READ)
     out: list[Row] = []
-    n = func.count().label("n")
-    # Straight from the ticket (its created_at is the fact's): one index range, no join.
-    cats = (
-        select(Category.id, Category.name, n)
-        .select_from(Ticket)
-        .join(Category, Category.id == Ticket.category_id)
-        .where(_in(Ticket.created_at, w), *_where(actor, f))
-        .group_by(Category.id, Category.name)
-        .order_by(n.desc(), Category.id)
-        .limit(rd.TOP_LIMIT)
-    )
-    custs = (
-        select(Customer.id, Customer.name, n)
-        .select_from(Ticket)
-        .join(Customer, Customer.id == Ticket.customer_id)
-        .where(_in(Ticket.created_at, w), *_where(actor, f))
-        .group_by(Customer.id, Customer.name)
-        .order_by(n.desc(), Customer.id)
-        .limit(rd.TOP_LIMIT)
-    )
+    # Straight from the ticket (its created_at is the fact's): one index range, grouped by
+    # the id alone; only the ten winners are joined to their names.
+    stmts = []
+    for model, col in ((Category, Ticket.category_id), (Customer, Ticket.customer_id)):
+        n = func.count().label("n")
+        ranked = (
+            select(col.label("id"), n)
+            .where(_in(Ticket.created_at, w), col.is_not(None), *_where(actor, f))
+            .group_by(col)
+            .order_by(n.desc(), col)
+            .limit(rd.TOP_LIMIT)
+            .subquery()
+        )
+        stmts.append(
+            select(model.id, model.name, ranked.c.n)
+            .join(ranked, ranked.c.id == model.id)
+            .order_by(ranked.c.n.desc(), model.id)
+        )
+    cats, custs = stmts
     for kind, stmt in (("category", cats), ("customer", custs)):
         for rank, (row_id, name, count) in enumerate((await session.execute(stmt)).all(), 1):
             out.append(

@@ -23,8 +23,10 @@ from app.services import attachments as attachment_service
 from app.services import auth as auth_service
 from app.services import embeddings as embedding_service
 from app.services import facts as _facts  # noqa: F401  (keeps the report facts)
+from app.services import histograms as histogram_service
 from app.services import mailbox
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)
+from app.services import rollups as rollup_service
 from app.services import routing as _routing  # noqa: F401  (routes new tickets)
 from app.services import sla as sla_service
 from app.services import tickets as ticket_service
@@ -43,6 +45,8 @@ JOBS: list[tuple[str, Job]] = [
     ("purge_orphan_attachments", attachment_service.purge_orphans),
     ("purge_delivered_webhooks", webhook_delivery.purge_delivered),
     ("embed_articles_and_solutions", embedding_service.embed_pending),
+    ("roll_up_reports", rollup_service.roll_up),
+    ("roll_up_report_histograms", histogram_service.roll_up),
 ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, case, cast, func, literal, literal_column
+from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal, literal_column
 
 from app.domain.reports import Group, Window, offsets
 
@@ -68,3 +68,30 @@ def slot(dialect: str, column: ColumnElement[Any] | Any, w: Window) -> ColumnEle
         column,
         literal_column("timestamptz '2000-01-01 00:00:00+00'"),
     )
+
+
+def quarter_hour(dialect: str, column: ColumnElement[Any] | Any) -> ColumnElement[Any]:
+    """The start of the UTC quarter-hour holding the instant (the rollup's slot)."""
+    if dialect == "sqlite":
+        minute = cast(func.strftime("%M", column), Integer) // 15 * 15
+        return func.strftime("%Y-%m-%d %H:", column).concat(func.printf("%02d:00.000000", minute))
+    return func.date_bin(
+        literal_column("interval '15 minutes'"),
+        column,
+        literal_column("timestamptz '2000-01-01 00:00:00+00'"),
+    )
+
+
+def plus_days(dialect: str, column: ColumnElement[Any] | Any, days: int) -> ColumnElement[Any]:
+    """The instant ``days`` later. On SQLite in the stored text form (to the millisecond), so
+    that it compares with stored values and bound parameters as text."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(days)} days").concat("000")
+    return column + literal_column(f"interval '{int(days)} days'")
+
+
+def later(dialect: str, a: ColumnElement[Any] | Any, b: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The later of two instants."""
+    if dialect == "sqlite":
+        return func.max(a, b)
+    return func.greatest(a, b)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import BusinessCalendar, SlaPolicy, Ticket, TicketFact
+from app.db.models import BusinessCalendar, SlaPolicy, Ticket, TicketFact, TicketStatusChange
 from app.domain import sla
 from app.domain.access import Role
 from app.domain.events import DomainEvent, ReplyPosted, StatusChanged, TicketOpened
@@ -66,6 +66,16 @@ async def keep_facts(session: AsyncSession, event: DomainEvent) -> None:
             fact.first_response_business_minutes = business
         return
     to = event.to_status
+    # The status history (the backlog by status): one INSERT, no read.
+    session.add(
+        TicketStatusChange(
+            ticket_id=ticket.id,
+            at=now,
+            opened_at=fact.created_at,
+            from_status=event.from_status.value,
+            to_status=to.value,
+        )
+    )
     if to is TicketStatus.RESOLVED and fact.first_resolved_at is None:
         fact.first_resolved_at = now
         seconds, business = await _durations(session, ticket, fact, now)

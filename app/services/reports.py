@@ -7,15 +7,15 @@ come back flat (one per period, or per period and metric) for JSON and CSV alike
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, DateTime, Select, and_, bindparam, case, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import UTCDateTime
 from app.db.fulltext import dialect_of
 from app.db.models import (
     Category,
@@ -28,12 +28,16 @@ from app.db.models import (
     TicketTag,
 )
 from app.db.timebuckets import bucket, slot
+from app.domain import backlog as bl
 from app.domain import reports as rd
 from app.domain.access import Actor, Scope, require_staff
+from app.domain.routing import Channel
 from app.domain.tickets import Severity, TicketType
+from app.services import histograms, rollups
 from app.services.visibility import visible_tickets
 
 Row = dict[str, Any]
+_INSTANTS = ARRAY(DateTime(timezone=True))
 MAX_SQLITE_DURATIONS = 200_000
 """SQLite has no percentile function: at most this many durations are read, sorted, picked."""
 
@@ -47,6 +51,7 @@ class Filters:
     category_id: int | None = None
     severity: Severity | None = None
     tag: str | None = None
+    channel: Channel | None = None
 
 
 def _where(actor: Actor, f: Filters) -> list[ColumnElement[bool]]:
@@ -63,6 +68,8 @@ def _where(actor: Actor, f: Filters) -> list[ColumnElement[bool]]:
         out.append(Ticket.category_id == f.category_id)
     if f.severity is not None:
         out.append(Ticket.severity == f.severity)
+    if f.channel is not None:
+        out.append(Ticket.channel == f.channel)
     if f.tag is not None:
         out.append(
             Ticket.id.in_(
@@ -103,23 +110,46 @@ def _periods(w: rd.Window) -> list[str]:
 
 
 async def volume(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> list[Row]:
-    """Tickets opened, first resolved, closed (last closing) and reopened (last reopening)."""
+    """Tickets opened, first resolved, closed (last closing) and reopened (last reopening).
+
+    Unfiltered, the openings and first resolutions come from the worker's rollup up to
+    where it goes, then from the facts; closings and reopenings (rarer, and rewritten by a
+    later reopening or closing) always from the facts."""
     require_staff(actor, Scope.REPORTS_READ)
     dialect = dialect_of(session)
     rows: dict[str, Row] = {
         p: {"period": p, "opened": 0, "resolved": 0, "closed": 0, "reopened": 0}
         for p in _periods(w)
     }
+    periods = list(rows)
+    bounds = _bounds(w)
+    live_from = w.start
+    if not _needs_ticket(actor, f):
+        until = (await rollups.rolled(session)).until
+        if until is not None and until > w.start:
+            live_from = min(until, w.end)
+            _, sums = await rollups.period_sums(session, bounds, live_from)
+            for row, counts in zip(rows.values(), sums, strict=True):
+                row["opened"] += counts["opened"]
+                row["resolved"] += counts["resolved"]
     for name, col in (
         ("opened", TicketFact.created_at),
         ("resolved", TicketFact.first_resolved_at),
         ("closed", TicketFact.closed_at),
         ("reopened", TicketFact.reopened_at),
     ):
-        b = slot(dialect, col, w).label("b")
-        stmt = _facts(actor, f, b, func.count()).where(_in(col, w)).group_by(b)
+        lo = live_from if name in ("opened", "resolved") else w.start
+        if lo >= w.end:
+            continue
+        if dialect == "postgresql":
+            # The period's index among the periods' first instants: a binary search per row.
+            b = func.width_bucket(col, bindparam("bounds", bounds, type_=_INSTANTS)).label("b")
+        else:
+            b = slot(dialect, col, w).label("b")
+        stmt = _facts(actor, f, b, func.count()).where(col >= lo, col < w.end).group_by(b)
         for key, n in (await session.execute(stmt)).all():
-            rows[_period_of(key, w)][name] += int(n)
+            period = periods[int(key) - 1] if dialect == "postgresql" else _period_of(key, w)
+            rows[period][name] += int(n)
     return list(rows.values())
 
 
@@ -156,13 +186,34 @@ async def response_times(
     session: AsyncSession, actor: Actor, w: rd.Window, f: Filters
 ) -> list[Row]:
     """First response and (first) resolution times per period of the response/resolution:
-    median and p90 in calendar seconds, and in business minutes where a calendar applied."""
+    median and p90 in calendar seconds, and in business minutes where a calendar applied.
+
+    Unfiltered on PostgreSQL, once the worker has rolled the daily histograms, the
+    percentiles come from them (within 2 %, ``services/histograms.py``); else exact."""
     require_staff(actor, Scope.REPORTS_READ)
     dialect = dialect_of(session)
     out: dict[tuple[str, str], Row] = {}
     for p in _periods(w):
         for metric, *_ in _DURATIONS:
             out[(p, metric)] = _empty_times(p, metric)
+    until = None if _needs_ticket(actor, f) else await histograms.rolled_until(session)
+    if until is not None and until > w.start:
+        bounds = _bounds(w)
+        found = await histograms.period_percentiles(session, bounds, w.end, until)
+        none: tuple[int, dict[float, float | None]] = (0, {0.5: None, 0.9: None})
+        for i, p in enumerate(_periods(w)):
+            for metric, *_ in _DURATIONS:
+                n, secs_q = found.get((i, metric), none)
+                bn, biz_q = found.get((i, f"{metric}_business"), none)
+                out[(p, metric)].update(
+                    count=n,
+                    median_seconds=secs_q[0.5],
+                    p90_seconds=secs_q[0.9],
+                    business_count=bn,
+                    median_business_minutes=biz_q[0.5],
+                    p90_business_minutes=biz_q[0.9],
+                )
+        return list(out.values())
     for metric, at, secs, biz in _DURATIONS:
         b = bucket(dialect, at, w).label("b")
         if dialect == "postgresql":
@@ -227,7 +278,14 @@ async def sla(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> 
             TicketSla.met_at > TicketSla.due_at,
         ),
     )
-    b = slot(dialect, TicketSla.started_at, w).label("b")
+    bounds = _bounds(w)
+    periods = _periods(w)
+    if dialect == "postgresql":
+        b = func.width_bucket(
+            TicketSla.started_at, bindparam("bounds", bounds, type_=_INSTANTS)
+        ).label("b")
+    else:
+        b = slot(dialect, TicketSla.started_at, w).label("b")
     stmt = (
         select(
             b,
@@ -248,7 +306,8 @@ async def sla(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> 
         for t in rd.Target
     }
     for at, target, breached, met, running in (await session.execute(stmt)).all():
-        row = out[(_period_of(at, w), str(getattr(target, "value", target)))]
+        period = periods[int(at) - 1] if dialect == "postgresql" else _period_of(at, w)
+        row = out[(period, str(getattr(target, "value", target)))]
         row["met"] += int(met or 0)
         row["breached"] += int(breached or 0)
         row["in_progress"] += int(running or 0)
@@ -256,84 +315,62 @@ async def sla(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> 
 
 
 async def backlog(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> list[Row]:
-    """Tickets open at the end of each period (opened before it, not yet first-resolved),
-    by age bucket: one statement over the periods' ends."""
+    """Tickets in an open status at the end of each period, by status and by age: the sum of
+    the sweep-line events before it (``domain/backlog.py``). Unfiltered, from the worker's
+    rollup up to where it goes, then from the status moves; filtered, from the moves of the
+    matching tickets."""
     require_staff(actor, Scope.REPORTS_READ)
     starts = rd.periods(w)
-    ends = [rd.period_end(p, w) for p in starts]
-    parts = [
-        select(literal(i).label("i"), literal(end, UTCDateTime()).label("end_at"))
-        for i, end in enumerate(ends)
-    ]
-    p = union_all(*parts).subquery("p") if len(parts) > 1 else parts[0].subquery("p")
-    age_case = case(
-        *[
-            (TicketFact.created_at > _minus_days(p.c.end_at, bound, dialect_of(session)), label)
-            for label, bound in rd.AGE_BUCKETS
-            if bound != float("inf")
-        ],
-        else_=rd.AGE_BUCKETS[-1][0],
-    ).label("age")
-    stmt = (
-        select(p.c.i, age_case, func.count())
-        .select_from(p)
-        .join(
-            TicketFact,
-            and_(
-                TicketFact.created_at < p.c.end_at,
-                or_(
-                    TicketFact.first_resolved_at.is_(None),
-                    TicketFact.first_resolved_at >= p.c.end_at,
-                ),
-            ),
-        )
-        .group_by(p.c.i, age_case)
-    )
-    if _needs_ticket(actor, f):
-        stmt = stmt.join(Ticket, Ticket.id == TicketFact.ticket_id).where(*_where(actor, f))
-    out = [
-        {"period": s.isoformat(), "open": 0, **{label: 0 for label, _ in rd.AGE_BUCKETS}}
-        for s in starts
-    ]
-    counts: list[dict[str, int]] = [defaultdict(int) for _ in starts]
-    for i, age, n in (await session.execute(stmt)).all():
-        counts[int(i)][str(age)] += int(n)
-        counts[int(i)]["open"] += int(n)
-    for row, seen in zip(out, counts, strict=True):
-        row.update(seen)
+    bounds = _bounds(w)
+    before: Counter[str] = Counter()
+    per: list[Counter[str]] = [Counter() for _ in starts]
+    live_from: datetime | None = None
+    where: list[ColumnElement[bool]] | None = _where(actor, f) if _needs_ticket(actor, f) else None
+    if where is None:
+        until = (await rollups.rolled(session)).until
+        if until is not None:
+            before, per = await rollups.period_sums(session, bounds, min(until, w.end))
+            live_from = until
+    live_before, live = await rollups.period_deltas(session, live_from, bounds, w.end, where)
+    before.update(live_before)
+    for counts, more in zip(per, live, strict=True):
+        counts.update(more)
+    out: list[Row] = []
+    running = Counter(before)
+    for start, counts in zip(starts, per, strict=True):
+        running.update(counts)
+        out.append({"period": start.isoformat(), **bl.age_columns(running)})
     return out
 
 
-def _minus_days(col: Any, days: float, dialect: str) -> Any:
-    if dialect == "sqlite":
-        return func.datetime(col, f"-{int(days)} days")
-    return col - func.make_interval(0, 0, 0, int(days))
+def _bounds(w: rd.Window) -> list[datetime]:
+    """The instants the report's periods start at (the first one at the report's start)."""
+    return [w.start, *(rd.local_midnight(p, w.tz) for p in rd.periods(w)[1:])]
 
 
 async def top(session: AsyncSession, actor: Actor, w: rd.Window, f: Filters) -> list[Row]:
     """The categories and the customers with the most tickets opened in the range."""
     require_staff(actor, Scope.REPORTS_READ)
     out: list[Row] = []
-    n = func.count().label("n")
-    # Straight from the ticket (its created_at is the fact's): one index range, no join.
-    cats = (
-        select(Category.id, Category.name, n)
-        .select_from(Ticket)
-        .join(Category, Category.id == Ticket.category_id)
-        .where(_in(Ticket.created_at, w), *_where(actor, f))
-        .group_by(Category.id, Category.name)
-        .order_by(n.desc(), Category.id)
-        .limit(rd.TOP_LIMIT)
-    )
-    custs = (
-        select(Customer.id, Customer.name, n)
-        .select_from(Ticket)
-        .join(Customer, Customer.id == Ticket.customer_id)
-        .where(_in(Ticket.created_at, w), *_where(actor, f))
-        .group_by(Customer.id, Customer.name)
-        .order_by(n.desc(), Customer.id)
-        .limit(rd.TOP_LIMIT)
-    )
+    # Straight from the ticket (its created_at is the fact's): one index range, grouped by
+    # the id alone; only the ten winners are joined to their names.
+    stmts = []
+    for model, col in ((Category, Ticket.category_id), (Customer, Ticket.customer_id)):
+        n = func.count().label("n")
+        ranked = (
+            select(col.label("id"), n)
+            .where(_in(Ticket.created_at, w), col.is_not(None), *_where(actor, f))
+            .group_by(col)
+            .order_by(n.desc(), col)
+            .limit(rd.TOP_LIMIT)
+            .subquery()
+        )
+        stmts.append(
+            select(model.id, model.name, ranked.c.n)
+            .join(ranked, ranked.c.id == model.id)
+            .order_by(ranked.c.n.desc(), model.id)
+        )
+    cats, custs = stmts
     for kind, stmt in (("category", cats), ("customer", custs)):
         for rank, (row_id, name, count) in enumerate((await session.execute(stmt)).all(), 1):
             out.append(
@@ -398,7 +435,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "p90_business_minutes",
     ),
     "sla": ("period", "target", "met", "breached", "in_progress"),
-    "backlog": ("period", "open", *(label for label, _ in rd.AGE_BUCKETS)),
+    "backlog": (
+        "period",
+        "open",
+        *(label for label, _ in rd.AGE_BUCKETS),
+        *(f"status_{status}" for status in bl.OPEN_STATUSES),
+    ),
     "satisfaction": ("period", "answers", "good", "bad", "good_share", "comments"),
     "top": ("kind", "rank", "id", "name", "tickets"),
 }

@@ -194,4 +194,6 @@ def test_a_status_change(desk: Desk, statements: StatementLog, world: dict[str, 
     # The caller, the ticket (locked), its update, the outbox, the timeline (status, assignee),
     # the last public activity on the row, the answer's row, the CC addresses and the SLA
     # clocks to pause or stop, and the enabled webhooks (issue 14).
-    assert log.count == 12, log.kinds()  # + the report facts (issue 15)
+    # + the report facts (issue 15), + the status history's one INSERT (the backlog by status)
+    assert log.count == 13, log.kinds()
+    assert "INSERT INTO ticket_status_change" in log.kinds(), log.kinds()

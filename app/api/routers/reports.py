@@ -16,6 +16,7 @@ from app.api.problems import responses
 from app.api.schemas.reports import ReportRead
 from app.domain import reports as rd
 from app.domain.access import Actor
+from app.domain.routing import Channel
 from app.domain.tickets import Severity, TicketType
 from app.services import reports as report_service
 
@@ -38,6 +39,7 @@ class ReportQuery:
         category: Id = None,
         severity: Severity | None = None,
         tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+        channel: Channel | None = None,
     ) -> None:
         self.window = rd.window(from_, to, group, tz)
         self.tz = tz
@@ -49,6 +51,7 @@ class ReportQuery:
             category_id=category,
             severity=severity,
             tag=tag,
+            channel=channel,
         )
 
 
@@ -136,7 +139,7 @@ async def sla(
 async def backlog(
     q: Query_, session: SessionDep, actor: CurrentActor, accept: Accept = None
 ) -> ReportRead | Response:
-    """Tickets open at the end of each period, by age."""
+    """Tickets in an open status at the end of each period, by age and by status."""
     return await _run("backlog", q, session, actor, accept)
 
 

@@ -28,7 +28,14 @@ from app.db.models.inbound import CustomerMailDomain, InboundMail, TicketCc
 from app.db.models.knowledge import Embedding, KbArticle
 from app.db.models.notifications import Notification, TicketPublicLink
 from app.db.models.portal import ReadMarker
-from app.db.models.reports import TicketFact, TicketSatisfaction
+from app.db.models.reports import (
+    ReportDayHistogram,
+    ReportRollup,
+    ReportSlot,
+    TicketFact,
+    TicketSatisfaction,
+    TicketStatusChange,
+)
 from app.db.models.tickets import (
     Category,
     IdempotencyKey,
@@ -58,6 +65,9 @@ __all__ = [
     "Notification",
     "ReadMarker",
     "Reply",
+    "ReportDayHistogram",
+    "ReportRollup",
+    "ReportSlot",
     "RoutingRule",
     "SavedView",
     "SlaPolicy",
@@ -73,6 +83,7 @@ __all__ = [
     "TicketPublicLink",
     "TicketSatisfaction",
     "TicketSla",
+    "TicketStatusChange",
     "TicketTag",
     "TimestampMixin",
     "User",

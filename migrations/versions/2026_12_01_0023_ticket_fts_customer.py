@@ -12,7 +12,7 @@ one index to maintain.
 SQLite's FTS5 table is left as it is.
 
 Revision ID: 0023
-Revises: 0015
+Revises: 0020
 Create Date: 2026-12-01 22:30:00
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,24 +111,38 @@ def _number(now: datetime, value: int) -> str:
 _KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
+@lru_cache(maxsize=4)
+def _customer_statement(staff: bool, postgresql: bool) -> Select[Any]:
+    """:func:`_resolve_customer`'s statement, built once per kind of caller and database
+    (the values are bound): building it and its cache key costs about as much as running it.
+    """
+    extra: list[ColumnElement[Any]] = probes.columns("hooks", "routing", "sla")
+    if postgresql:
+        extra.append(func.sportello_next_ticket_number(bindparam("year")).label("number"))
+    stmt = select(Customer, *extra).where(Customer.code == bindparam("code"))
+    if not staff:
+        # The same answer for "no such code" and "not your code": codes are not enumerable.
+        stmt = stmt.where(Customer.id == bindparam("customer_id"))
+    return stmt
+
+
 async def _resolve_customer(
     session: AsyncSession, actor: Actor, code: str, now: datetime
 ) -> tuple[Customer, str | None]:
     """The customer the caller may open a ticket for, and (PostgreSQL) the ticket's number.
 
-    One round trip: the customer, the number (``nextval``, only if a visible customer is
-    found), and whether the desk has webhooks, routing rules and SLA policies at all
-    (``services/probes.py``: the subscribers skip their reads when there are none).
+    One round trip: the customer, the number (``nextval``, only if a customer the caller
+    may use is found: an unknown code takes none), and whether the desk has webhooks,
+    routing rules and SLA policies at all (``services/probes.py``: the subscribers skip
+    their reads when there are none).
     """
     postgresql = fulltext.dialect_of(session) == "postgresql"
-    extra: list[ColumnElement[Any]] = probes.columns("hooks", "routing", "sla")
+    params: dict[str, object] = {"code": code.strip().upper()}
     if postgresql:
-        extra.append(func.sportello_next_ticket_number(now.year).label("number"))
-    stmt = select(Customer, *extra).where(Customer.code == code.strip().upper())
+        params["year"] = now.year
     if not actor.is_staff:
-        # The same answer for "no such code" and "not your code": codes are not enumerable.
-        stmt = stmt.where(Customer.id == actor.customer_id)
-    row = (await session.execute(stmt)).first()
+        params["customer_id"] = actor.customer_id
+    row = (await session.execute(_customer_statement(actor.is_staff, postgresql), params)).first()
     if row is None:
         raise InvalidInput("Unknown customer code.", ["body", "customer_code"])
     probes.keep(session, row)

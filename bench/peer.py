@@ -454,7 +454,7 @@ def run(args: argparse.Namespace) -> None:
         "one_request_alone_ms": alone,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"{result['date'][:10]}-{socket.gethostname()}-peer-{args.tickets}.json"
+    name = f"{result['date'][:10]}-{socket.gethostname()}-{args.label}-{args.tickets}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))
     print(f"written bench/results/{name}")
@@ -497,6 +497,7 @@ def main() -> None:
         p.add_argument("--peer-database", default="bench_peer")
         p.add_argument("--database-url", required=True, help="Sportello's bench database")
         p.add_argument("--tickets", type=int, default=10_000)
+    p.add_argument("--label", default="peer", help="the results file's label")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()

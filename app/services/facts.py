@@ -49,7 +49,9 @@ async def keep_facts(session: AsyncSession, event: DomainEvent) -> None:
     ticket = await session.get(Ticket, event.ticket_id)
     if ticket is None:
         return
-    fact = await session.get(TicketFact, event.ticket_id)
+    # A ticket being opened has no fact row yet: no read for it.
+    opened = isinstance(event, TicketOpened)
+    fact = None if opened else await session.get(TicketFact, event.ticket_id)
     if fact is None:
         fact = TicketFact(ticket_id=ticket.id, created_at=ticket.created_at or utcnow())
         fact.reopen_count = 0

@@ -47,7 +47,7 @@ from app.domain.notifications import (
     summary,
 )
 from app.domain.tickets import TicketStatus, Visibility
-from app.services import public_links, satisfaction, timeline
+from app.services import probes, public_links, satisfaction, timeline
 
 _REPLY_MAILS = "sportello.customer_reply_mails"
 """``session.info`` key: the customer-reply mail queued in this transaction, by ticket, so the
@@ -250,7 +250,11 @@ async def _queue(
     session.add(notification)
     if created is not None:
         created.append(notification)
-    if planned.audience is Audience.CONTACT and planned.kind is not NotificationKind.CONFIRMATION:
+    if (
+        planned.audience is Audience.CONTACT
+        and planned.kind is not NotificationKind.CONFIRMATION
+        and not probes.no_cc(session, ticket_id)  # the change's load found none: no read
+    ):
         # The ticket's CC addresses get its public updates too (not the confirmation, whose
         # status link is the contact's own).
         cc = await session.scalars(

@@ -59,8 +59,11 @@ async def post_reply(
     if uploads is not None and uploads.files:
         ticket.has_attachments = True  # in this flush, not an UPDATE of its own later
     indexed = ""
-    if visibility is Visibility.PUBLIC:
+    public = visibility is Visibility.PUBLIC
+    if public:
         indexed, ticket.public_reply_chars = fulltext.reply_budget(ticket.public_reply_chars, body)
+        # The list-row facts (last public activity, reply count) go in this flush's UPDATE.
+        timeline.write_public(ticket, actor, now, reply=True)
     woken = after_reply(state_of(ticket), mover_of(actor), visibility)
     previous = set_state(ticket, woken, now) if woken is not None else None
     await session.flush()
@@ -71,6 +74,7 @@ async def post_reply(
     await timeline.record(
         session,
         ReplyPosted(ticket_id=ticket.id, reply_id=reply.id, visibility=visibility, actor=who),
+        public_written=public,
     )
     await attachment_service.attach(session, actor, ticket, uploads, reply=reply)
     if previous is not None:
@@ -83,6 +87,8 @@ async def post_reply(
                 actor=who,
                 note=None,
             ),
+            # The same caller's public activity at the same moment: already on the row.
+            public_written=public,
         )
     return reply, ticket
 

@@ -41,7 +41,7 @@ from app.domain.events import (
 )
 from app.domain.notifications import NotificationKind, NotificationStatus
 from app.domain.tickets import TicketStatus, Visibility
-from app.services import timeline
+from app.services import probes, timeline
 
 
 def calendar_of(row: BusinessCalendar | None) -> sla.Calendar:
@@ -130,6 +130,8 @@ def _new_row(
 
 
 async def _opened(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    if probes.none(session, "sla"):
+        return  # the opening's own statement found no active policy
     policies = (
         await session.scalars(
             select(SlaPolicy)

@@ -7,6 +7,7 @@ the change, so a change and its consequences are committed together or not at al
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,14 +116,36 @@ def _row(event: DomainEvent) -> TicketEvent:
     return row
 
 
-async def record(session: AsyncSession, event: DomainEvent) -> None:
+async def record(
+    session: AsyncSession, event: DomainEvent, *, public_written: bool = False
+) -> None:
+    """Add the event's timeline row, keep the ticket's last public activity, call the
+    subscribers.
+
+    ``public_written``: the change has already put this activity on the ticket's row in its
+    own INSERT or UPDATE (:func:`write_public`), so no UPDATE of its own is sent here.
+    """
     row = _row(event)
     row.created_at = utcnow()
     session.add(row)
-    if not row.internal and row.kind != "assigned":
+    if not row.internal and row.kind != "assigned" and not public_written:
         await _touch_public(session, row, public_reply=row.kind == "replied")
     for subscriber in SUBSCRIBERS:
         await subscriber(session, event)
+
+
+def write_public(ticket: Ticket, actor: Actor, at: datetime, *, reply: bool = False) -> None:
+    """Put a public activity on a locked ticket about to be flushed by the change itself,
+    then record its event with ``public_written=True``: the list-row fields travel in the
+    change's own UPDATE instead of one more round trip. Only for a change that updates
+    the row anyway (its version moves with it: the activity is not what makes an
+    ``If-Match`` stale) and holds its lock (the reply count is counted here)."""
+    who = event_actor(actor)
+    ticket.last_public_at = at
+    ticket.last_public_actor_id = who.user_id if who else None
+    ticket.last_public_actor_name = who.name if who else None
+    if reply:
+        ticket.public_reply_count = (ticket.public_reply_count or 0) + 1
 
 
 async def _touch_public(session: AsyncSession, row: TicketEvent, *, public_reply: bool) -> None:

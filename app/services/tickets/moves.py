@@ -72,7 +72,10 @@ async def change_status(
     check_if_match(ticket, if_match)
     mover = mover_of(actor)
     solution_changed = to is TicketStatus.RESOLVED
-    previous = apply_move(ticket, to, mover, utcnow(), solution)
+    now = utcnow()
+    previous = apply_move(ticket, to, mover, now, solution)
+    # A move is public activity: on the row in this flush's UPDATE (not one more UPDATE).
+    timeline.write_public(ticket, actor, now)
     # Taking a ticket in charge makes the agent its assignee, unless someone already is.
     assign = (
         to is TicketStatus.IN_PROGRESS
@@ -96,6 +99,7 @@ async def change_status(
             note=note,
             solution=ticket.solution if solution_changed else None,
         ),
+        public_written=True,
     )
     if assign:
         await timeline.record(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +39,7 @@ from app.domain.tickets import (
     can_follow_up,
 )
 from app.services import attachments as attachment_service
-from app.services import idempotency, timeline
+from app.services import idempotency, probes, timeline
 from app.services import tags as tag_service
 from app.services.visibility import load_ticket, ticket_query
 
@@ -86,12 +88,10 @@ async def _next_number(session: AsyncSession, now: datetime) -> str:
 
     PostgreSQL: ``nextval`` of the year's sequence (migration 0011), which holds no lock
     until commit, so concurrent openings do not queue on a counter row; an opening that
-    rolls back leaves a gap. SQLite, where writers are serialised anyway: one atomic
-    upsert of the year's counter row.
+    rolls back leaves a gap. There it is taken with the customer (:func:`_resolve_customer`),
+    and this is not called. SQLite, where writers are serialised anyway: one atomic upsert
+    of the year's counter row.
     """
-    if fulltext.dialect_of(session) == "postgresql":
-        value = (await session.execute(_NEXT_NUMBER, {"year": now.year})).scalar_one()
-        return f"T-{now.year}-{value:06d}"
     stmt = (
         sqlite.insert(TicketCounter)
         .values(year=now.year, value=1)
@@ -101,19 +101,52 @@ async def _next_number(session: AsyncSession, now: datetime) -> str:
         .returning(TicketCounter.value)
     )
     value = (await session.execute(stmt)).scalar_one()
+    return _number(now, value)
+
+
+def _number(now: datetime, value: int) -> str:
     return f"T-{now.year}-{value:06d}"
 
 
-_NEXT_NUMBER = text("SELECT sportello_next_ticket_number(:year)")
 _KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
-async def _resolve_customer(session: AsyncSession, actor: Actor, code: str) -> Customer:
-    customer = await session.scalar(select(Customer).where(Customer.code == code.strip().upper()))
-    # The same answer for "no such code" and "not your code": codes are not enumerable.
-    if customer is None or (not actor.is_staff and customer.id != actor.customer_id):
+@lru_cache(maxsize=4)
+def _customer_statement(staff: bool, postgresql: bool) -> Select[Any]:
+    """:func:`_resolve_customer`'s statement, built once per kind of caller and database
+    (the values are bound): building it and its cache key costs about as much as running it.
+    """
+    extra: list[ColumnElement[Any]] = probes.columns("hooks", "routing", "sla")
+    if postgresql:
+        extra.append(func.sportello_next_ticket_number(bindparam("year")).label("number"))
+    stmt = select(Customer, *extra).where(Customer.code == bindparam("code"))
+    if not staff:
+        # The same answer for "no such code" and "not your code": codes are not enumerable.
+        stmt = stmt.where(Customer.id == bindparam("customer_id"))
+    return stmt
+
+
+async def _resolve_customer(
+    session: AsyncSession, actor: Actor, code: str, now: datetime
+) -> tuple[Customer, str | None]:
+    """The customer the caller may open a ticket for, and (PostgreSQL) the ticket's number.
+
+    One round trip: the customer, the number (``nextval``, only if a customer the caller
+    may use is found: an unknown code takes none), and whether the desk has webhooks,
+    routing rules and SLA policies at all (``services/probes.py``: the subscribers skip
+    their reads when there are none).
+    """
+    postgresql = fulltext.dialect_of(session) == "postgresql"
+    params: dict[str, object] = {"code": code.strip().upper()}
+    if postgresql:
+        params["year"] = now.year
+    if not actor.is_staff:
+        params["customer_id"] = actor.customer_id
+    row = (await session.execute(_customer_statement(actor.is_staff, postgresql), params)).first()
+    if row is None:
         raise InvalidInput("Unknown customer code.", ["body", "customer_code"])
-    return customer
+    probes.keep(session, row)
+    return row[0], _number(now, row.number) if postgresql else None
 
 
 async def check_category(
@@ -244,7 +277,8 @@ async def _create(
 ) -> Ticket:
     if data.tags and not actor.is_staff:
         raise Forbidden("Tags are for the support staff.")
-    customer = await _resolve_customer(session, actor, data.customer_code)
+    now = utcnow()
+    customer, number = await _resolve_customer(session, actor, data.customer_code, now)
     if parent is not None and parent.customer_id != customer.id:
         raise InvalidInput(
             "A follow-up belongs to the customer of its ticket.", ["body", "customer_code"]
@@ -252,9 +286,9 @@ async def _create(
     await check_category(session, data.category_id, data.type)
     await _check_order(session, data.order_id, data.type, customer)
     contact = await _fill_contact(session, actor, customer, data.contact)
-    now = utcnow()
+    who = timeline.event_actor(actor)
     ticket = Ticket(
-        number=await _next_number(session, now),
+        number=number or await _next_number(session, now),
         customer_id=customer.id,
         requester_id=actor.user_id,
         type=data.type,
@@ -274,6 +308,11 @@ async def _create(
         updated_at=now,
         status_changed_at=now,
         has_attachments=bool(uploads is not None and uploads.files),
+        # The opening is the ticket's first public activity: written with the row, not
+        # by an UPDATE from the timeline (see timeline.record's ``public_written``).
+        last_public_at=now,
+        last_public_actor_id=who.user_id if who else None,
+        last_public_actor_name=who.name if who else None,
     )
     ticket.customer = customer
     session.add(ticket)
@@ -285,11 +324,8 @@ async def _create(
     tagged = await tag_service.attach(session, ticket, data.tags)
     await timeline.record(
         session,
-        TicketOpened(
-            ticket_id=ticket.id,
-            actor=timeline.event_actor(actor),
-            channel=ticket.channel.value,
-        ),
+        TicketOpened(ticket_id=ticket.id, actor=who, channel=ticket.channel.value),
+        public_written=True,
     )
     await tag_service.record(session, actor, ticket, tagged)
     await attachment_service.attach(session, actor, ticket, uploads)

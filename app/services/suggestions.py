@@ -11,9 +11,10 @@ worker stored, and the two rankings are fused (``domain/ranking.py``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from functools import partial
+from typing import Generic, TypeVar
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,12 +118,28 @@ class Suggestions:
 
 
 @dataclass
-class _Meaning:
-    """The draft's vector, the stored vectors, and how to read the similarities."""
+class _Pool(Generic[R]):
+    """The candidates of one kind (published articles, or one customer's solved tickets) as
+    they are gathered: the full-text index's best, those nearest in meaning, each loaded
+    once with its indexed words."""
 
-    query: bytes
-    vectors: Vectors
-    calibration: Calibration
+    table: str
+    key: str
+    load: Callable[[Sequence[int]], Awaitable[Sequence[R]]]
+    lexical: Sequence[int]
+    vectors: VectorSet | None = None
+    items: dict[int, R] = field(default_factory=dict)
+    words: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    async def add(self, session: AsyncSession, ids: Sequence[int]) -> None:
+        """Load the candidates not loaded yet (those the caller may not see stay out)."""
+        missing = [row_id for row_id in dict.fromkeys(ids) if row_id not in self.items]
+        if not missing:
+            return
+        for item in await self.load(missing):
+            self.items[item.id] = item
+        found = [row_id for row_id in missing if row_id in self.items]
+        self.words.update(await fulltext.indexed_words(session, self.table, self.key, found))
 
 
 async def suggest(
@@ -147,31 +164,48 @@ async def suggest(
     embedding = None
     if embedder is not None and embedder.name in CALIBRATIONS:
         # The model runs in a thread (its C engine lets go of the GIL) while the database
-        # ranks by words: the draft's embedding costs no more than the longer of the two.
+        # ranks by words and everything that does not need the draft's vector is read:
+        # the embedding costs no more than the longer of the two.
         embedding = asyncio.ensure_future(asyncio.to_thread(embedder.query, draft.text()))
     try:
-        ticket_words: Sequence[int] = []
+        tickets: _Pool[Ticket] | None = None
         if customer_id is not None:
-            ticket_words = await _ticket_words(session, actor, groups, customer_id)
-        article_words = await _article_words(session, groups)
+            tickets = _Pool(
+                "ticket_fts",
+                "ticket_id",
+                partial(_load_tickets, session, actor, customer_id),
+                await _ticket_words(session, actor, groups, customer_id),
+            )
+        articles: _Pool[KbArticle] = _Pool(
+            "kb_article_fts",
+            "kb_article_id",
+            partial(_load_articles, session),
+            await _article_words(session, groups),
+        )
+        if embedder is not None and embedding is not None:
+            vectors = await Vectors.current(session, embedder)
+            articles.vectors = await vectors.articles()
+            if tickets is not None and customer_id is not None:
+                tickets.vectors = await vectors.tickets(customer_id)
+        for pool in (tickets, articles):
+            if pool is not None:
+                await pool.add(session, pool.lexical)
     except BaseException:
         if embedding is not None:
             embedding.cancel()
         raise
-    meaning = None
+    calibration = query = None
     if embedder is not None and embedding is not None:
-        meaning = _Meaning(
-            await embedding,
-            await Vectors.current(session, embedder),
-            CALIBRATIONS[embedder.name],
+        query, calibration = await embedding, CALIBRATIONS[embedder.name]
+    chosen_tickets: list[tuple[Ticket, float]] = []
+    if tickets is not None:
+        chosen_tickets = await _choose(
+            session, tickets, groups, query, calibration, lambda t: t.type is draft.type
         )
-    tickets = []
-    if customer_id is not None:
-        tickets = await _tickets(
-            session, actor, groups, meaning, customer_id, draft.type, ticket_words
-        )
-    articles = await _articles(session, groups, meaning, article_words)
-    return Suggestions(articles=articles, tickets=tickets)
+    chosen_articles = await _choose(
+        session, articles, groups, query, calibration, lambda _article: False
+    )
+    return Suggestions(articles=chosen_articles, tickets=chosen_tickets)
 
 
 async def _customer_of(session: AsyncSession, actor: Actor, code: str | None) -> int | None:
@@ -200,32 +234,12 @@ async def _article_words(session: AsyncSession, groups: list[tuple[str, ...]]) -
     ).all()
 
 
-async def _articles(
-    session: AsyncSession,
-    groups: list[tuple[str, ...]],
-    meaning: _Meaning | None,
-    lexical: Sequence[int],
-) -> list[tuple[KbArticle, float]]:
-    near = _near(meaning, await meaning.vectors.articles() if meaning else None, lexical)
-    ids = list(dict.fromkeys([*lexical, *near]))
-    items: Sequence[KbArticle] = []
-    if ids:
-        items = (
-            await session.scalars(
-                select(KbArticle).where(KbArticle.id.in_(ids), KbArticle.published.is_(True))
-            )
-        ).all()
-    return await _rank(
-        session,
-        "kb_article_fts",
-        "kb_article_id",
-        groups,
-        list(items),
-        lexical,
-        near,
-        meaning,
-        lambda _article: False,
-    )
+async def _load_articles(session: AsyncSession, ids: Sequence[int]) -> Sequence[KbArticle]:
+    return (
+        await session.scalars(
+            select(KbArticle).where(KbArticle.id.in_(ids), KbArticle.published.is_(True))
+        )
+    ).all()
 
 
 async def _ticket_words(
@@ -257,74 +271,43 @@ async def _ticket_words(
     ).all()
 
 
-async def _tickets(
+async def _load_tickets(
+    session: AsyncSession, actor: Actor, customer_id: int, ids: Sequence[int]
+) -> Sequence[Ticket]:
+    return (
+        await session.scalars(
+            solved(ticket_query(actor)).where(Ticket.id.in_(ids), Ticket.customer_id == customer_id)
+        )
+    ).all()
+
+
+async def _choose(
     session: AsyncSession,
-    actor: Actor,
+    pool: _Pool[R],
     groups: list[tuple[str, ...]],
-    meaning: _Meaning | None,
-    customer_id: int,
-    ticket_type: TicketType | None,
-    lexical: Sequence[int],
-) -> list[tuple[Ticket, float]]:
-    near = _near(meaning, await meaning.vectors.tickets(customer_id) if meaning else None, lexical)
-    ids = list(dict.fromkeys([*lexical, *near]))
-    items: Sequence[Ticket] = []
-    if ids:
-        items = (
-            await session.scalars(
-                solved(ticket_query(actor)).where(
-                    Ticket.id.in_(ids), Ticket.customer_id == customer_id
-                )
-            )
-        ).all()
-    return await _rank(
-        session,
-        "ticket_fts",
-        "ticket_id",
-        groups,
-        list(items),
-        lexical,
-        near,
-        meaning,
-        lambda t: t.type is ticket_type,
-    )
-
-
-def _near(
-    meaning: _Meaning | None, vectors: VectorSet | None, lexical: Sequence[int]
-) -> dict[int, float]:
-    """The items nearest to the draft by meaning and the lexical candidates, with their
-    similarity to the draft (those that have a vector)."""
-    if meaning is None or vectors is None:
-        return {}
-    near = dict(vectors.nearest(meaning.query, meaning.calibration.semantic_depth))
-    return {**vectors.similarities(meaning.query, lexical), **near}
-
-
-async def _rank(
-    session: AsyncSession,
-    table: str,
-    key: str,
-    groups: list[tuple[str, ...]],
-    items: list[R],
-    lexical: Sequence[int],
-    near: dict[int, float],
-    meaning: _Meaning | None,
+    query: bytes | None,
+    calibration: Calibration | None,
     same_type: Callable[[R], bool],
 ) -> list[tuple[R, float]]:
-    """Judge the candidates by the domain's rule; keep the chosen, best first."""
-    by_id = {item.id: item for item in items}
-    found = await fulltext.indexed_words(session, table, key, list(by_id))
-    lexical_rank = {row_id: n for n, row_id in enumerate(lexical, start=1)}
+    """Add the candidates nearest in meaning, judge them all by the domain's rule, keep the
+    chosen, best first."""
+    near: dict[int, float] = {}
+    if query is not None and calibration is not None and pool.vectors is not None:
+        near = {
+            **pool.vectors.similarities(query, pool.lexical),
+            **dict(pool.vectors.nearest(query, calibration.semantic_depth)),
+        }
+        await pool.add(session, list(near))
+    lexical_rank = {row_id: n for n, row_id in enumerate(pool.lexical, start=1)}
     candidates = [
         Ranked(
             id=row_id,
             lexical_rank=lexical_rank.get(row_id),
-            matched=fulltext.matched(groups, found.get(row_id, frozenset())),
+            matched=fulltext.matched(groups, pool.words.get(row_id, frozenset())),
             similarity=near.get(row_id),
             same_type=same_type(item),
         )
-        for row_id, item in by_id.items()
+        for row_id, item in pool.items.items()
     ]
-    chosen = fuse(candidates, len(groups), meaning.calibration if meaning else None, SUGGESTIONS)
-    return [(by_id[row_id], score) for row_id, score in chosen]
+    chosen = fuse(candidates, len(groups), calibration, SUGGESTIONS)
+    return [(pool.items[row_id], score) for row_id, score in chosen]

@@ -19,16 +19,20 @@ LangQuery = Annotated[
 AcceptLanguage = Annotated[str | None, Header(alias="Accept-Language", max_length=1000)]
 
 
-def get_lang(
+async def get_lang(
     actor: CurrentActor, lang: LangQuery = None, accept_language: AcceptLanguage = None
 ) -> str:
     return i18n.choose(lang, actor.locale, accept_language)
 
 
-def get_public_lang(lang: LangQuery = None, accept_language: AcceptLanguage = None) -> str | None:
+async def get_public_lang(
+    lang: LangQuery = None, accept_language: AcceptLanguage = None
+) -> str | None:
     """For callers without a login: ``?lang``, else ``Accept-Language``, else None."""
     return lang or i18n.from_accept_language(accept_language)
 
 
+# ``async def``, like every dependency (app/api/deps.py): a plain ``def`` hops to the thread
+# pool on every request.
 CallerLang = Annotated[str, Depends(get_lang)]
 PublicLang = Annotated[str | None, Depends(get_public_lang)]

@@ -50,9 +50,10 @@ async def load_article(session: AsyncSession, actor: Actor, article_id: int) -> 
 
 
 @lru_cache(maxsize=4)
-def _load_statement(staff: bool, write: bool) -> Select[Ticket]:
-    """:func:`load_ticket`'s statement, built once per kind of caller (the values are bound):
-    building a statement and its cache key costs about as much CPU as running it."""
+def load_statement(staff: bool, write: bool = False) -> Select[Ticket]:
+    """:func:`load_ticket`'s statement, built once per kind of caller (the values are bound:
+    ``ticket_id``, and ``customer_id`` for a customer): building a statement and its cache
+    key costs about as much CPU as running it."""
     stmt = (
         select(Ticket)
         .options(joinedload(Ticket.customer, innerjoin=True))
@@ -79,7 +80,7 @@ async def load_ticket(
     one ticket take turns, and asks an API key for ``tickets:write``.
     """
     require_scope(actor, Scope.TICKETS_WRITE if write else Scope.TICKETS_READ)
-    stmt = _load_statement(actor.is_staff, write)
+    stmt = load_statement(actor.is_staff, write)
     params = {"ticket_id": ticket_id, "customer_id": actor.customer_id}
     ticket = await session.scalar(stmt, params if not actor.is_staff else {"ticket_id": ticket_id})
     if ticket is None:

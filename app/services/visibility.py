@@ -28,6 +28,21 @@ def ticket_query(actor: Actor) -> Select[Ticket]:
     )
 
 
+@lru_cache(maxsize=2)
+def bound_ticket_query(staff: bool) -> Select[Ticket]:
+    """:func:`ticket_query` built once per kind of caller, a customer's ``customer_id`` bound
+    at execution (for statements built once and run with different values)."""
+    stmt = select(Ticket).options(joinedload(Ticket.customer, innerjoin=True))
+    if not staff:
+        stmt = stmt.where(Ticket.customer_id == bindparam("customer_id"))
+    return stmt
+
+
+def bound_values(actor: Actor) -> dict[str, int | None]:
+    """The values :func:`bound_ticket_query` and :func:`load_statement` bind for ``actor``."""
+    return {} if actor.is_staff else {"customer_id": actor.customer_id}
+
+
 def visible_articles(actor: Actor) -> ColumnElement[bool]:
     """Staff see drafts too; customers (and anyone else) published articles only."""
     if actor.is_staff:

@@ -442,10 +442,10 @@ def test_a_search_pages_alike_however_far_it_walks(
     """On PostgreSQL a search walks the newest tickets first, then further when those held
     a few matches, then asks the index: whichever step settles a page, pages are the same
     (on SQLite these bounds are not used, and the pages are the same too)."""
-    from app.services.tickets import listing
+    from app.services.tickets import search
 
-    monkeypatch.setattr(listing, "WALK", first)
-    monkeypatch.setattr(listing, "MAX_WALK", longest)
+    monkeypatch.setattr(search, "WALK", first)
+    monkeypatch.setattr(search, "MAX_WALK", longest)
     customer = desk.customer()
     other = desk.customer()
     admin = desk.admin()

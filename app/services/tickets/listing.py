@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, any_, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
-from app.db.base import utcnow
+from app.db.base import UTCDateTime, utcnow
 from app.db.models import (
     Category,
     Tag,
@@ -33,8 +45,22 @@ from app.domain.tickets import (
     TicketStatus,
     TicketType,
 )
-from app.services.tickets.rows import Row, join_marker, to_row, unread_clause, with_row_columns
-from app.services.visibility import ticket_query, visible_tickets
+from app.services.tickets.rows import (
+    Row,
+    join_marker,
+    reader,
+    to_row,
+    unread_clause,
+    with_bound_row_columns,
+    with_row_columns,
+)
+from app.services.tickets.search import index_filter, walk
+from app.services.visibility import (
+    bound_ticket_query,
+    bound_values,
+    ticket_query,
+    visible_tickets,
+)
 
 # A ticket number as people write it (any case, surrounding blanks): T-2026-000123.
 NUMBER = re.compile(r"\s*[Tt]-(\d{4})-(\d{1,6})\s*")
@@ -170,34 +196,6 @@ def _words_of(f: Filters) -> str | None:
     return f.q if f.q is not None and as_number(f.q) is None else None
 
 
-FEW_MATCHES = 500
-"""A search matching at most this many tickets is served from their ids (see :func:`_search`)."""
-
-
-async def _search(session: AsyncSession, dialect: str, q: str) -> ColumnElement[bool] | None:
-    """The full-text filter, or None when nothing matches (then there is nothing to read).
-
-    First the index alone, for up to ``FEW_MATCHES + 1`` ids. A rare word (or one that
-    matches nothing) is answered from those ids: a few primary-key reads, whatever the
-    table's size. A common one keeps the plain ``id IN (matching)`` filter, for which the
-    planner walks the newest tickets and soon finds a page of matches. Left to itself, the
-    planner could not tell the two apart and walked every ticket for a word matching none.
-    """
-    groups = fulltext.query_groups(q)
-    if not groups:
-        raise InvalidInput("The search finds no words to look for.", ["query", "q"])
-    matching = fulltext.matching_ids(dialect, "ticket_fts", "ticket_id", groups)
-    probe = fulltext.probe_ids(dialect, "ticket_fts", "ticket_id", groups)
-    few = (await session.scalars(select(probe.subquery().c.id).limit(FEW_MATCHES + 1))).all()
-    if not few:
-        return None
-    if len(few) <= FEW_MATCHES:
-        if dialect == "postgresql":
-            return Ticket.id == any_(literal(list(few), ARRAY(Integer)))
-        return Ticket.id.in_(list(few))
-    return Ticket.id.in_(matching)
-
-
 def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
     if sort in (Sort.UPDATED, Sort.UPDATED_DESC):
         return [sort.value, ticket.updated_at.isoformat(), ticket.id]
@@ -210,7 +208,13 @@ def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
 
 
 def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after the cursor's key, in the order of ``sort`` (not ``severity``).
+    """Rows strictly after the cursor's key, in the order of ``sort`` (not ``severity``)."""
+    at, last_id = _time_cursor(sort, key)
+    return _after_clause(sort, _at(at), literal(last_id))
+
+
+def _time_cursor(sort: Sort, key: list[Any]) -> tuple[datetime, int]:
+    """The time and id of a cursor of a sort by time.
 
     The key came from a client: every part is checked, so a forged cursor is a 400,
     never a value the database refuses (a 500).
@@ -218,14 +222,62 @@ def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
     try:
         if len(key) != 3 or key[0] != sort.value:
             raise ValueError
-        at = _cursor_time(key[1])
-        last_id = _cursor_id(key[2])
+        return _cursor_time(key[1]), _cursor_id(key[2])
     except (ValueError, TypeError, OverflowError):
         raise BadRequest("The cursor is not valid for this sort.") from None
+
+
+def _after_clause(sort: Sort, at: Any, last_id: Any) -> ColumnElement[bool]:
     column = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
     if sort.value.startswith("-"):
-        return tuple_(column, Ticket.id) < tuple_(_at(at), last_id)
-    return tuple_(column, Ticket.id) > tuple_(_at(at), last_id)
+        return tuple_(column, Ticket.id) < tuple_(at, last_id)
+    return tuple_(column, Ticket.id) > tuple_(at, last_id)
+
+
+@lru_cache(maxsize=64)
+def _status_page_statement(staff: bool, statuses: int, sort: Sort, after: bool) -> Select[Any]:
+    """The page of a list filtered by status alone, or not at all, sorted by time: built
+    once per shape, its values bound at execution (``customer_id``, ``reader``,
+    ``status_0``..., ``after_at``, ``after_id``, ``limit``).
+
+    These are the lists everyone opens first (a desk's open tickets, a customer's own).
+    Built per request, with its joins, the statement and its cache key cost more CPU
+    than the database spends answering it (1.4 ms of a 6 ms request, measured at 10,000
+    tickets); the same statement object also keeps its cache key.
+    """
+    stmt = with_bound_row_columns(bound_ticket_query(staff))
+    if statuses:
+        status_type = Ticket.__table__.c.status.type
+        stmt = stmt.where(
+            Ticket.status.in_(
+                [bindparam(f"status_{i}", type_=status_type) for i in range(statuses)]
+            )
+        )
+    if after:
+        stmt = stmt.where(
+            _after_clause(
+                sort,
+                bindparam("after_at", type_=UTCDateTime()),
+                bindparam("after_id", type_=Integer()),
+            )
+        )
+    return stmt.order_by(*_order(sort)).limit(bindparam("limit", type_=Integer()))
+
+
+async def _status_page(
+    session: AsyncSession,
+    actor: Actor,
+    statuses: list[TicketStatus],
+    sort: Sort,
+    key: list[Any] | None,
+    limit: int,
+) -> list[Any]:
+    params: dict[str, Any] = {**bound_values(actor), "reader": reader(actor), "limit": limit + 1}
+    params.update({f"status_{i}": status for i, status in enumerate(statuses)})
+    if key is not None:
+        params["after_at"], params["after_id"] = _time_cursor(sort, key)
+    stmt = _status_page_statement(actor.is_staff, len(statuses), sort, key is not None)
+    return list((await session.execute(stmt, params)).all())
 
 
 def _severity_cursor(key: list[Any]) -> tuple[Severity, datetime, int]:
@@ -253,10 +305,6 @@ def _cursor_id(value: Any) -> int:
 
 
 def _at(value: datetime) -> Any:
-    from sqlalchemy import literal
-
-    from app.db.base import UTCDateTime
-
     return literal(value, UTCDateTime())
 
 
@@ -341,98 +389,7 @@ async def _page_by_due(
     return rows
 
 
-WALK = 1000
-"""How many of the newest tickets (those the other filters keep) a search looks at first."""
-
-MAX_WALK = 25_000
-"""The longest second walk, when the first found some matches but not a page's worth."""
-
-_WALKABLE = (Sort.CREATED_DESC, Sort.CREATED, Sort.UPDATED_DESC, Sort.UPDATED)
-
-
-async def _search_by_walking(
-    session: AsyncSession,
-    actor: Actor,
-    filters: Filters,
-    clauses: list[ColumnElement[bool]],
-    sort: Sort,
-    key: list[Any] | None,
-    words: str,
-    limit: int,
-) -> list[int] | None:
-    """The ids of a search's page, found by walking the list in its order (PostgreSQL), or
-    None when a bounded walk does not settle it.
-
-    Each step is one small statement: the window of the first N tickets the filters keep
-    (after the cursor), each probed in the text index by primary key, in order, until a
-    page is full. Words found in one ticket in forty or more fill a page within the first
-    ``WALK``; when those held a few matches, a second walk long enough for a page at that
-    rate (at most ``MAX_WALK``) follows. A window holding every remaining ticket settles
-    any search. The cost depends on how common the words are, not on the table's size.
-    Otherwise (rare words) the caller asks the index first (:func:`_search`). Asked first
-    whatever the words, the index had to be read through for common ones: a GIN bitmap of
-    every match, or, planned with a ``LIMIT``, a scan of the table that reads all of it
-    when two common words are rarely together (0.85 s at a million tickets).
-    """
-    groups = fulltext.query_groups(words)
-    if not groups:
-        raise InvalidInput("The search finds no words to look for.", ["query", "q"])
-    found, settled = await _walk(session, actor, filters, clauses, sort, key, groups, limit, WALK)
-    if settled:
-        return found
-    if found:
-        window = min(MAX_WALK, 2 * WALK * (limit + 1) // len(found))
-        found, settled = await _walk(
-            session, actor, filters, clauses, sort, key, groups, limit, window
-        )
-        if settled:
-            return found
-    return None
-
-
-async def _walk(
-    session: AsyncSession,
-    actor: Actor,
-    filters: Filters,
-    clauses: list[ColumnElement[bool]],
-    sort: Sort,
-    key: list[Any] | None,
-    groups: list[tuple[str, ...]],
-    limit: int,
-    window_size: int,
-) -> tuple[list[int], bool]:
-    """The matches among the first ``window_size`` tickets (up to ``limit + 1``), and
-    whether they settle the page (full, or the window held every remaining ticket)."""
-    at = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
-    first = select(Ticket.id.label("id"), at.label("at")).where(visible_tickets(actor), *clauses)
-    if filters.unread is not None:
-        first = join_marker(first, actor)
-    if key is not None:
-        first = first.where(_after(sort, key))
-    newest = first.order_by(*_order(sort)).limit(window_size).subquery("newest")
-
-    def order(c: Any) -> list[Any]:
-        if sort.value.startswith("-"):
-            return [c.at.desc(), c.id.desc()]
-        return [c.at.asc(), c.id.asc()]
-
-    # Counted after the LIMIT (a window function beside it would count every ticket
-    # first), and ordered again, so that the probes stop as soon as the page is full.
-    window = (
-        select(newest.c.id, newest.c.at, func.count().over().label("seen"))
-        .order_by(*order(newest.c))
-        .subquery("recent")
-    )
-    found = (
-        await session.execute(
-            select(window.c.id, window.c.seen)
-            .where(fulltext.ticket_matches(window.c.id, groups))
-            .order_by(*order(window.c))
-            .limit(limit + 1)
-        )
-    ).all()
-    settled = len(found) > limit or bool(found and found[0].seen < window_size)
-    return [row.id for row in found], settled
+_BY_TIME = (Sort.CREATED_DESC, Sort.CREATED, Sort.UPDATED_DESC, Sort.UPDATED)
 
 
 def filtered(actor: Actor, dialect: str, filters: Filters) -> Select[Ticket]:
@@ -452,7 +409,7 @@ async def count(session: AsyncSession, actor: Actor, filters: Filters) -> int:
     for clause in _filter_clauses(dialect, filters, actor):
         stmt = stmt.where(clause)
     if (words := _words_of(filters)) is not None:
-        search = await _search(session, dialect, words)
+        search = await index_filter(session, dialect, words)
         if search is None:
             return 0
         stmt = stmt.where(search)
@@ -485,13 +442,26 @@ async def list_page(
     )
     if internal and not actor.is_staff:
         raise Forbidden("Filters on teams, tags and service levels are for the support staff.")
+    key = decode_cursor(cursor) if cursor is not None else None
+    if sort in _BY_TIME and replace(filters, status=[]) == Filters():
+        return _page(
+            await _status_page(session, actor, filters.status, sort, key, limit), actor, sort, limit
+        )
     dialect = fulltext.dialect_of(session)
     clauses = _filter_clauses(dialect, filters, actor)
-    key = decode_cursor(cursor) if cursor is not None else None
     words = _words_of(filters)
     walked = None
-    if words is not None and dialect == "postgresql" and sort in _WALKABLE:
-        walked = await _search_by_walking(session, actor, filters, clauses, sort, key, words, limit)
+    if words is not None and dialect == "postgresql" and sort in _BY_TIME:
+        at = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
+        first = select(Ticket.id.label("id"), at.label("at")).where(
+            visible_tickets(actor), *clauses
+        )
+        if filters.unread is not None:
+            first = join_marker(first, actor)
+        if key is not None:
+            first = first.where(_after(sort, key))
+        first = first.order_by(*_order(sort))
+        walked = await walk(session, first, sort.value.startswith("-"), words, limit)
     stmt = with_row_columns(ticket_query(actor), actor)
     if walked is not None:
         # The page's tickets, by primary key (the cursor is already applied).
@@ -501,7 +471,7 @@ async def list_page(
     for clause in clauses:
         stmt = stmt.where(clause)
     if words is not None:
-        search = await _search(session, dialect, words)
+        search = await index_filter(session, dialect, words)
         if search is None:
             return [], None
         stmt = stmt.where(search)
@@ -540,7 +510,7 @@ async def counts(session: AsyncSession, actor: Actor, filters: Filters) -> dict[
     for clause in _filter_clauses(dialect, filters, actor):
         stmt = stmt.where(clause)
     if (words := _words_of(filters)) is not None:
-        search = await _search(session, dialect, words)
+        search = await index_filter(session, dialect, words)
         if search is None:
             return dict.fromkeys(TicketStatus, 0)
         stmt = stmt.where(search)

@@ -65,6 +65,17 @@ def _with_row_columns(stmt: Select[Any], reader: ColumnElement[int]) -> Select[A
     )
 
 
+def with_bound_row_columns(stmt: Select[Any]) -> Select[Any]:
+    """:func:`with_row_columns` for a statement built once: the caller's id is bound at
+    execution as ``reader`` (:func:`reader`)."""
+    return _with_row_columns(stmt, bindparam("reader", type_=Integer()))
+
+
+def reader(actor: Actor) -> int:
+    """The ``reader`` of :func:`with_bound_row_columns`."""
+    return _reader(actor)
+
+
 def join_marker(stmt: SelectT, actor: Actor) -> SelectT:
     """Join the caller's read marker of each ticket (for :func:`unread_clause`)."""
     return _join_marker(stmt, literal(_reader(actor)))
@@ -82,7 +93,7 @@ def _read_row_statement(staff: bool) -> Select[Any]:
     :func:`app.services.visibility.load_statement` (``ticket_id``, ``customer_id`` bound)
     and the row's columns, the reader bound too. Built per request, the statement and its
     cache key cost more CPU than the database takes to answer it."""
-    return _with_row_columns(load_statement(staff), bindparam("reader", type_=Integer()))
+    return with_bound_row_columns(load_statement(staff))
 
 
 def unread_clause(actor: Actor) -> ColumnElement[bool]:

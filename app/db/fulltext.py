@@ -17,9 +17,20 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import snowballstemmer  # type: ignore[import-untyped]
-from sqlalchemy import ColumnElement, Float, Integer, bindparam, column, exists, func, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from app.db import embeddings
@@ -304,12 +315,15 @@ _TICKET_FTS = table("ticket_fts", column("ticket_id", Integer), column("document
 def ticket_matches(
     ticket_id: ColumnElement[int], groups: list[tuple[str, ...]]
 ) -> ColumnElement[bool]:
-    """PostgreSQL: the ticket's index entry has every word (one primary-key probe per
-    ticket), for a walk of the newest tickets (``services/tickets/listing.py``). The query
-    is bound: the walk's plan does not depend on how common the words are."""
+    """PostgreSQL: the ticket's index entry has every word, for a walk of the newest
+    tickets (``services/tickets/search.py``). The query is written into the statement, as
+    in :func:`scored`: bound, PostgreSQL's generic plan (from the sixth run on a
+    connection) re-checks a bitmap of every match for each ticket walked (44 ms instead
+    of 2 ms at 10,000 tickets)."""
+    query: BindParameter[str] = bindparam("walk_q", tsquery(groups), literal_execute=True)
     return exists().where(
         _TICKET_FTS.c.ticket_id == ticket_id,
-        _TICKET_FTS.c.document.op("@@")(func.to_tsquery("simple", tsquery(groups))),
+        _TICKET_FTS.c.document.op("@@")(func.to_tsquery(literal_column("'simple'"), query)),
     )
 
 

@@ -63,7 +63,7 @@ async def detail(
     tags = None
     clocks = None
     if actor.is_staff:
-        tags = await tag_service.tags_of(session, ticket.id)
+        tags = row.tags if row.tags is not None else await tag_service.tags_of(session, ticket.id)
         policy, rows = await sla_admin.ticket_clocks(session, ticket)
         if policy is not None or rows:
             clocks = TicketSlaRead(

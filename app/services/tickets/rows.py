@@ -18,7 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.db.models import Category, ReadMarker, Ticket, User
+from app.db import arrays
+from app.db.models import Category, ReadMarker, Tag, Ticket, TicketTag, User
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import NotFound
 from app.services.visibility import load_statement
@@ -42,6 +43,8 @@ class Row:
     parent_category: Category | None
     read_at: datetime | None
     unread: bool
+    tags: list[str] | None = None
+    """The ticket's tags, when read with it (a ticket read by staff), else None."""
 
 
 def _reader(actor: Actor) -> int:
@@ -87,13 +90,22 @@ def _join_marker(stmt: SelectT, reader: ColumnElement[int]) -> SelectT:
     )
 
 
-@lru_cache(maxsize=2)
-def _read_row_statement(staff: bool) -> Select[Any]:
+@lru_cache(maxsize=4)
+def _read_row_statement(staff: bool, dialect: str) -> Select[Any]:
     """:func:`read_row`'s statement, built once per kind of caller: the visibility rule of
     :func:`app.services.visibility.load_statement` (``ticket_id``, ``customer_id`` bound)
     and the row's columns, the reader bound too. Built per request, the statement and its
-    cache key cost more CPU than the database takes to answer it."""
-    return with_bound_row_columns(load_statement(staff))
+    cache key cost more CPU than the database takes to answer it. Staff also get the
+    ticket's tags in it (a round trip less)."""
+    stmt = with_bound_row_columns(load_statement(staff))
+    if staff:
+        tagged = (
+            select(Tag.name)
+            .join(TicketTag, TicketTag.tag_id == Tag.id)
+            .where(TicketTag.ticket_id == Ticket.id)
+        )
+        stmt = stmt.add_columns(arrays.sorted_strings(dialect, Tag.name, tagged))
+    return stmt
 
 
 def unread_clause(actor: Actor) -> ColumnElement[bool]:
@@ -132,10 +144,16 @@ async def read_row(session: AsyncSession, actor: Actor, ticket_id: int) -> Row:
     params: dict[str, Any] = {"ticket_id": ticket_id, "reader": _reader(actor)}
     if not actor.is_staff:
         params["customer_id"] = actor.customer_id
-    result = (await session.execute(_read_row_statement(actor.is_staff), params)).first()
+    dialect = session.get_bind().dialect.name
+    stmt = _read_row_statement(actor.is_staff, dialect)
+    result = (await session.execute(stmt, params)).first()
     if result is None:
         raise NotFound("No such ticket.")
-    return to_row(tuple(result), actor)
+    if not actor.is_staff:
+        return to_row(tuple(result), actor)
+    row = to_row(tuple(result)[:-1], actor)
+    row.tags = arrays.values_of(dialect, result[-1])
+    return row
 
 
 async def row_of(session: AsyncSession, actor: Actor, ticket: Ticket) -> Row:

@@ -128,7 +128,7 @@ def test_a_search_that_matches_nothing_reads_no_ticket(
     log = measure(statements, lambda: world["agent"].get("/tickets", params={"q": "zanzibar"}))
     # The caller, then the index alone: no ticket is read. On PostgreSQL a search first
     # probes the index entries of the newest tickets, at most WALK of them by primary key
-    # (services/tickets/listing.py), and asks the index alone when those match too few.
+    # (services/tickets/search.py), and asks the index alone when those match too few.
     assert log.count == by_dialect(db, postgresql=3, sqlite=2), log.kinds()
     assert "SELECT ticket" not in log.kinds()
 

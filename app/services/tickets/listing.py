@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -20,7 +20,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,10 +32,9 @@ from app.db.models import (
     Ticket,
     TicketTag,
 )
-from app.db.pagination import MAX_ID, decode_cursor, encode_cursor
+from app.db.pagination import decode_cursor, encode_cursor
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import (
-    BadRequest,
     Forbidden,
     InvalidInput,
 )
@@ -55,6 +53,17 @@ from app.services.tickets.rows import (
     with_row_columns,
 )
 from app.services.tickets.search import index_filter, walk
+from app.services.tickets.sorting import (
+    Sort,
+    after,
+    after_clause,
+    at_time,
+    ordering,
+    page_by_due,
+    page_by_severity,
+    sort_key,
+    time_cursor,
+)
 from app.services.visibility import (
     bound_ticket_query,
     bound_values,
@@ -72,16 +81,6 @@ def as_number(text: str) -> str | None:
     if match is None:
         return None
     return f"T-{match.group(1)}-{int(match.group(2)):06d}"
-
-
-class Sort(StrEnum):
-    CREATED = "created_at"
-    CREATED_DESC = "-created_at"
-    UPDATED = "updated_at"
-    UPDATED_DESC = "-updated_at"
-    SEVERITY = "severity"
-    DUE = "due"
-    """The earliest running SLA due time first; tickets without one last, newest first."""
 
 
 class TagMode(StrEnum):
@@ -175,10 +174,12 @@ def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElemen
     if f.sla is not None:
         now = utcnow()
         if f.sla.breached:
-            clauses.append(Ticket.sla_due_at <= _at(now))
+            clauses.append(Ticket.sla_due_at <= at_time(now))
         else:
-            clauses.append(Ticket.sla_due_at > _at(now))
-            clauses.append(Ticket.sla_due_at <= _at(now + timedelta(minutes=f.sla.within_minutes)))
+            clauses.append(Ticket.sla_due_at > at_time(now))
+            clauses.append(
+                Ticket.sla_due_at <= at_time(now + timedelta(minutes=f.sla.within_minutes))
+            )
     if f.tags:
         tagged = (
             select(TicketTag.ticket_id)
@@ -194,44 +195,6 @@ def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElemen
 def _words_of(f: Filters) -> str | None:
     """The full-text search of the filters (``q`` that is not a ticket number), if any."""
     return f.q if f.q is not None and as_number(f.q) is None else None
-
-
-def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
-    if sort in (Sort.UPDATED, Sort.UPDATED_DESC):
-        return [sort.value, ticket.updated_at.isoformat(), ticket.id]
-    if sort is Sort.SEVERITY:
-        return [sort.value, ticket.severity.value, ticket.created_at.isoformat(), ticket.id]
-    if sort is Sort.DUE:
-        due = ticket.sla_due_at.isoformat() if ticket.sla_due_at is not None else None
-        return [sort.value, due, ticket.created_at.isoformat(), ticket.id]
-    return [sort.value, ticket.created_at.isoformat(), ticket.id]
-
-
-def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after the cursor's key, in the order of ``sort`` (not ``severity``)."""
-    at, last_id = _time_cursor(sort, key)
-    return _after_clause(sort, _at(at), literal(last_id))
-
-
-def _time_cursor(sort: Sort, key: list[Any]) -> tuple[datetime, int]:
-    """The time and id of a cursor of a sort by time.
-
-    The key came from a client: every part is checked, so a forged cursor is a 400,
-    never a value the database refuses (a 500).
-    """
-    try:
-        if len(key) != 3 or key[0] != sort.value:
-            raise ValueError
-        return _cursor_time(key[1]), _cursor_id(key[2])
-    except (ValueError, TypeError, OverflowError):
-        raise BadRequest("The cursor is not valid for this sort.") from None
-
-
-def _after_clause(sort: Sort, at: Any, last_id: Any) -> ColumnElement[bool]:
-    column = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
-    if sort.value.startswith("-"):
-        return tuple_(column, Ticket.id) < tuple_(at, last_id)
-    return tuple_(column, Ticket.id) > tuple_(at, last_id)
 
 
 @lru_cache(maxsize=64)
@@ -255,13 +218,13 @@ def _status_page_statement(staff: bool, statuses: int, sort: Sort, after: bool) 
         )
     if after:
         stmt = stmt.where(
-            _after_clause(
+            after_clause(
                 sort,
                 bindparam("after_at", type_=UTCDateTime()),
                 bindparam("after_id", type_=Integer()),
             )
         )
-    return stmt.order_by(*_order(sort)).limit(bindparam("limit", type_=Integer()))
+    return stmt.order_by(*ordering(sort)).limit(bindparam("limit", type_=Integer()))
 
 
 async def _status_page(
@@ -275,118 +238,9 @@ async def _status_page(
     params: dict[str, Any] = {**bound_values(actor), "reader": reader(actor), "limit": limit + 1}
     params.update({f"status_{i}": status for i, status in enumerate(statuses)})
     if key is not None:
-        params["after_at"], params["after_id"] = _time_cursor(sort, key)
+        params["after_at"], params["after_id"] = time_cursor(sort, key)
     stmt = _status_page_statement(actor.is_staff, len(statuses), sort, key is not None)
     return list((await session.execute(stmt, params)).all())
-
-
-def _severity_cursor(key: list[Any]) -> tuple[Severity, datetime, int]:
-    try:
-        if len(key) != 4 or key[0] != Sort.SEVERITY.value:
-            raise ValueError
-        return Severity(key[1]), _cursor_time(key[2]), _cursor_id(key[3])
-    except (ValueError, TypeError, OverflowError):
-        raise BadRequest("The cursor is not valid for this sort.") from None
-
-
-def _cursor_time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError
-    at = datetime.fromisoformat(value)
-    if at.tzinfo is None:
-        raise ValueError
-    return at.astimezone(UTC)
-
-
-def _cursor_id(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
-        raise ValueError
-    return value
-
-
-def _at(value: datetime) -> Any:
-    return literal(value, UTCDateTime())
-
-
-def _order(sort: Sort) -> list[Any]:
-    if sort is Sort.CREATED:
-        return [Ticket.created_at.asc(), Ticket.id.asc()]
-    if sort is Sort.UPDATED:
-        return [Ticket.updated_at.asc(), Ticket.id.asc()]
-    if sort is Sort.UPDATED_DESC:
-        return [Ticket.updated_at.desc(), Ticket.id.desc()]
-    return [Ticket.created_at.desc(), Ticket.id.desc()]
-
-
-# "blocking" sorts before "normal": the urgent first.
-SEVERITY_ORDER = sorted(Severity, key=lambda s: s.value)
-
-
-async def _page_by_severity(
-    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
-) -> list[Any]:
-    """Up to ``n`` rows by severity, newest first within each: one index range per severity.
-
-    A single ``ORDER BY severity, created_at DESC`` mixes directions, which the
-    (severity, created_at, id) index cannot serve: PostgreSQL would read and sort every
-    ticket for every page. Severity by severity, the order is one backward scan of it.
-    """
-    start = _severity_cursor(key) if key is not None else None
-    rows: list[Any] = []
-    for severity in SEVERITY_ORDER:
-        part = stmt.where(Ticket.severity == severity)
-        if start is not None:
-            if SEVERITY_ORDER.index(severity) < SEVERITY_ORDER.index(start[0]):
-                continue
-            if severity is start[0]:
-                part = part.where(
-                    tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
-                )
-        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.execute(part)).all())
-        if len(rows) >= n:
-            break
-    return rows
-
-
-def _due_cursor(key: list[Any]) -> tuple[datetime | None, datetime, int]:
-    try:
-        if len(key) != 4 or key[0] != Sort.DUE.value:
-            raise ValueError
-        due = None if key[1] is None else _cursor_time(key[1])
-        return due, _cursor_time(key[2]), _cursor_id(key[3])
-    except (ValueError, TypeError, OverflowError):
-        raise BadRequest("The cursor is not valid for this sort.") from None
-
-
-async def _page_by_due(
-    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
-) -> list[Any]:
-    """Up to ``n`` rows by next due time, then the tickets with none, newest first.
-
-    Two index ranges, like the severity sort: (sla_due_at, id) ascending for the
-    tickets with a running target, then (created_at, id) backwards for the others,
-    so neither a page nor "breaching soon" ever sorts the whole table.
-    """
-    start = _due_cursor(key) if key is not None else None
-    rows: list[Any] = []
-    if start is None or start[0] is not None:
-        part = stmt.where(Ticket.sla_due_at.is_not(None))
-        if start is not None and start[0] is not None:
-            part = part.where(
-                tuple_(Ticket.sla_due_at, Ticket.id) > tuple_(_at(start[0]), start[2])
-            )
-        part = part.order_by(Ticket.sla_due_at.asc(), Ticket.id.asc()).limit(n)
-        rows.extend((await session.execute(part)).all())
-    if len(rows) < n:
-        part = stmt.where(Ticket.sla_due_at.is_(None))
-        if start is not None and start[0] is None:
-            part = part.where(
-                tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
-            )
-        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.execute(part)).all())
-    return rows
 
 
 _BY_TIME = (Sort.CREATED_DESC, Sort.CREATED, Sort.UPDATED_DESC, Sort.UPDATED)
@@ -459,14 +313,14 @@ async def list_page(
         if filters.unread is not None:
             first = join_marker(first, actor)
         if key is not None:
-            first = first.where(_after(sort, key))
-        first = first.order_by(*_order(sort))
+            first = first.where(after(sort, key))
+        first = first.order_by(*ordering(sort))
         walked = await walk(session, first, sort.value.startswith("-"), words, limit)
     stmt = with_row_columns(ticket_query(actor), actor)
     if walked is not None:
         # The page's tickets, by primary key (the cursor is already applied).
         stmt = stmt.where(Ticket.id == any_(literal(walked, ARRAY(Integer))))
-        results = list((await session.execute(stmt.order_by(*_order(sort)))).all())
+        results = list((await session.execute(stmt.order_by(*ordering(sort)))).all())
         return _page(results, actor, sort, limit)
     for clause in clauses:
         stmt = stmt.where(clause)
@@ -476,13 +330,15 @@ async def list_page(
             return [], None
         stmt = stmt.where(search)
     if sort is Sort.SEVERITY:
-        results = await _page_by_severity(session, stmt, limit + 1, key)
+        results = await page_by_severity(session, stmt, limit + 1, key)
     elif sort is Sort.DUE:
-        results = await _page_by_due(session, stmt, limit + 1, key)
+        results = await page_by_due(session, stmt, limit + 1, key)
     else:
         if key is not None:
-            stmt = stmt.where(_after(sort, key))
-        results = list((await session.execute(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
+            stmt = stmt.where(after(sort, key))
+        results = list(
+            (await session.execute(stmt.order_by(*ordering(sort)).limit(limit + 1))).all()
+        )
     return _page(results, actor, sort, limit)
 
 
@@ -492,7 +348,7 @@ def _page(
     rows = [to_row(r, actor) for r in results]
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, encode_cursor(_sort_key(rows[-1].ticket, sort))
+        return rows, encode_cursor(sort_key(rows[-1].ticket, sort))
     return rows, None
 
 

@@ -305,7 +305,8 @@ async def list_page(
     clauses = _filter_clauses(dialect, filters, actor)
     words = _words_of(filters)
     walked = None
-    if words is not None and dialect == "postgresql" and sort in _BY_TIME:
+    walk_tried = words is not None and dialect == "postgresql" and sort in _BY_TIME
+    if walk_tried and words is not None:
         at = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
         first = select(Ticket.id.label("id"), at.label("at")).where(
             visible_tickets(actor), *clauses
@@ -325,7 +326,7 @@ async def list_page(
     for clause in clauses:
         stmt = stmt.where(clause)
     if words is not None:
-        search = await index_filter(session, dialect, words)
+        search = await index_filter(session, dialect, words, walked=walk_tried)
         if search is None:
             return [], None
         stmt = stmt.where(search)

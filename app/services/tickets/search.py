@@ -16,7 +16,9 @@ FEW_MATCHES = 500
 """A search matching at most this many tickets is served from their ids (:func:`index_filter`)."""
 
 
-async def index_filter(session: AsyncSession, dialect: str, q: str) -> ColumnElement[bool] | None:
+async def index_filter(
+    session: AsyncSession, dialect: str, q: str, *, walked: bool = False
+) -> ColumnElement[bool] | None:
     """The full-text filter, or None when nothing matches (then there is nothing to read).
 
     First the index alone, for up to ``FEW_MATCHES + 1`` ids. A rare word (or one that
@@ -24,10 +26,13 @@ async def index_filter(session: AsyncSession, dialect: str, q: str) -> ColumnEle
     table's size. A common one keeps the plain ``id IN (matching)`` filter, for which the
     planner walks the newest tickets and soon finds a page of matches. Left to itself, the
     planner could not tell the two apart and walked every ticket for a word matching none.
+    After a :func:`walk` that found too few matches, the words are rare among the newest
+    tickets at least: the index is then read with its own GIN index whatever the planner
+    expects (:func:`app.db.fulltext.probe_ids`).
     """
     groups = _groups(q)
     matching = fulltext.matching_ids(dialect, "ticket_fts", "ticket_id", groups)
-    probe = fulltext.probe_ids(dialect, "ticket_fts", "ticket_id", groups)
+    probe = fulltext.probe_ids(dialect, "ticket_fts", "ticket_id", groups) if walked else matching
     few = (await session.scalars(select(probe.subquery().c.id).limit(FEW_MATCHES + 1))).all()
     if not few:
         return None

@@ -36,11 +36,29 @@ class Recorded:
         out = []
         for sql in self.statements:
             head = sql.split()
-            if head[:1] == ["SELECT"] and "FROM" in head:
-                out.append("SELECT " + head[head.index("FROM") + 1])
+            outer = _outside_parentheses(sql).split()
+            if head[:1] == ["SELECT"] and "FROM" in outer:
+                # The statement's own FROM, not one of a subquery among its columns.
+                out.append("SELECT " + outer[outer.index("FROM") + 1])
             else:
                 out.append(" ".join(head[:3]))
         return out
+
+
+def _outside_parentheses(sql: str) -> str:
+    """``sql`` with what is inside parentheses blanked (a subquery becomes ``( )``)."""
+    depth = 0
+    kept = []
+    for char in sql:
+        if char == "(":
+            depth += 1
+            kept.append("( ")
+        elif char == ")":
+            depth -= 1
+            kept.append(" )")
+        elif depth == 0:
+            kept.append(char)
+    return "".join(kept)
 
 
 class StatementLog:

@@ -19,7 +19,19 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import snowballstemmer  # type: ignore[import-untyped]
-from sqlalchemy import Float, Integer, bindparam, column, text
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    Integer,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
@@ -326,6 +338,51 @@ def matching_ids(
             "WHERE document @@ to_tsquery('simple', :fts_q)"
         ).bindparams(fts_q=tsquery(groups))
     return clause.columns(column("id", Integer))
+
+
+def probe_ids(dialect: str, table: str, key: str, groups: list[tuple[str, ...]]) -> TextualSelect:
+    """:func:`matching_ids` asked of the text index alone, whatever the planner expects.
+
+    On PostgreSQL the match is a ``MATERIALIZED`` CTE: planned without the caller's
+    ``LIMIT``, it is always a GIN bitmap scan. Planned with it, two common words make the
+    planner expect a match every few rows and scan the table for them; when the two are
+    rarely together, that scan reads every entry (0.85 s at a million tickets, against
+    0.05-0.1 s for the bitmap).
+    """
+    if dialect == "sqlite":
+        return matching_ids(dialect, table, key, groups)
+    return (
+        text(
+            f"WITH probe AS MATERIALIZED (SELECT {key} AS id FROM {table} "  # noqa: S608
+            "WHERE document @@ to_tsquery('simple', :fts_q)) SELECT id FROM probe"
+        )
+        .bindparams(fts_q=tsquery(groups))
+        .columns(column("id", Integer))
+    )
+
+
+_TICKET_FTS = table("ticket_fts", column("ticket_id", Integer), column("document"))
+
+
+def ticket_matches(
+    ticket_id: ColumnElement[int], groups: list[tuple[str, ...]]
+) -> ColumnElement[bool]:
+    """PostgreSQL: the ticket's index entry has every word, for a walk of the newest
+    tickets (``services/tickets/search.py``): a scalar subquery, which PostgreSQL runs
+    per ticket walked (one primary-key probe), whatever it expects of the words. As an
+    ``EXISTS`` it becomes a join, and with the query bound, the generic plan of the sixth
+    run on a connection re-checks a bitmap of every match for each ticket walked (44 ms
+    instead of 2 ms at 10,000 tickets); written into the statement instead, each search
+    is a new statement to parse, plan and prepare."""
+    return (
+        select(
+            _TICKET_FTS.c.document.op("@@", return_type=Boolean)(
+                func.to_tsquery(literal_column("'simple'"), tsquery(groups))
+            )
+        )
+        .where(_TICKET_FTS.c.ticket_id == ticket_id)
+        .scalar_subquery()
+    )
 
 
 def ranked_ids(

@@ -30,6 +30,21 @@ def ticket_query(actor: Actor) -> Select[Ticket]:
     )
 
 
+@lru_cache(maxsize=2)
+def bound_ticket_query(staff: bool) -> Select[Ticket]:
+    """:func:`ticket_query` built once per kind of caller, a customer's ``customer_id`` bound
+    at execution (for statements built once and run with different values)."""
+    stmt = select(Ticket).options(joinedload(Ticket.customer, innerjoin=True))
+    if not staff:
+        stmt = stmt.where(Ticket.customer_id == bindparam("customer_id"))
+    return stmt
+
+
+def bound_values(actor: Actor) -> dict[str, int | None]:
+    """The values :func:`bound_ticket_query` and :func:`load_statement` bind for ``actor``."""
+    return {} if actor.is_staff else {"customer_id": actor.customer_id}
+
+
 def visible_articles(actor: Actor) -> ColumnElement[bool]:
     """Staff see drafts too; customers (and anyone else) published articles only."""
     if actor.is_staff:
@@ -52,9 +67,10 @@ async def load_article(session: AsyncSession, actor: Actor, article_id: int) -> 
 
 
 @lru_cache(maxsize=4)
-def _load_statement(staff: bool, write: bool) -> Select[Ticket]:
-    """:func:`load_ticket`'s statement, built once per kind of caller (the values are bound):
-    building a statement and its cache key costs about as much CPU as running it."""
+def load_statement(staff: bool, write: bool = False) -> Select[Ticket]:
+    """:func:`load_ticket`'s statement, built once per kind of caller (the values are bound:
+    ``ticket_id``, and ``customer_id`` for a customer): building a statement and its cache
+    key costs about as much CPU as running it."""
     stmt = (
         select(Ticket)
         .options(joinedload(Ticket.customer, innerjoin=True))
@@ -83,7 +99,7 @@ async def load_ticket(
     require_scope(actor, Scope.TICKETS_WRITE if write else Scope.TICKETS_READ)
     if write:
         return await _load_for_change(session, actor, ticket_id)
-    stmt = _load_statement(actor.is_staff, write)
+    stmt = load_statement(actor.is_staff, write)
     params = {"ticket_id": ticket_id, "customer_id": actor.customer_id}
     ticket = await session.scalar(stmt, params if not actor.is_staff else {"ticket_id": ticket_id})
     if ticket is None:
@@ -96,7 +112,7 @@ def _change_statement(staff: bool) -> Select[Any]:
     """The locked load of a change, which also asks whether there are webhooks at all and
     whether the ticket has CC addresses (``services/probes.py``): its events then skip
     those reads."""
-    return _load_statement(staff, True).add_columns(
+    return load_statement(staff, True).add_columns(
         *probes.columns("hooks"), probes.cc_column(Ticket.id)
     )
 

@@ -122,12 +122,14 @@ def test_a_list_page_costs_the_same_whatever_its_size(
 
 
 def test_a_search_that_matches_nothing_reads_no_ticket(
-    desk: Desk, statements: StatementLog, world: dict[str, Any]
+    db: Database, desk: Desk, statements: StatementLog, world: dict[str, Any]
 ) -> None:
     desk.ticket(world["user"], world["customer"])
     log = measure(statements, lambda: world["agent"].get("/tickets", params={"q": "zanzibar"}))
-    # The caller, then the index alone: no ticket is read.
-    assert log.count == 2, log.kinds()
+    # The caller, then the index alone: no ticket is read. On PostgreSQL a search first
+    # probes the index entries of the newest tickets, at most WALK of them by primary key
+    # (services/tickets/search.py), and asks the index alone when those match too few.
+    assert log.count == by_dialect(db, postgresql=3, sqlite=2), log.kinds()
     assert "SELECT ticket" not in log.kinds()
 
 

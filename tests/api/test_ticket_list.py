@@ -435,6 +435,35 @@ def test_search_combines_with_filters_and_pages(desk: Desk) -> None:
     assert walk(admin, 2, q="fatture", sort="severity") == by_severity
 
 
+@pytest.mark.parametrize("first, longest", [(1, 1), (2, 4), (3, 1000)])
+def test_a_search_pages_alike_however_far_it_walks(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch, first: int, longest: int
+) -> None:
+    """On PostgreSQL a search walks the newest tickets first, then further when those held
+    a few matches, then asks the index: whichever step settles a page, pages are the same
+    (on SQLite these bounds are not used, and the pages are the same too)."""
+    from app.services.tickets import search
+
+    monkeypatch.setattr(search, "WALK", first)
+    monkeypatch.setattr(search, "MAX_WALK", longest)
+    customer = desk.customer()
+    other = desk.customer()
+    admin = desk.admin()
+    quiet = "Nulla da aggiungere."
+    for i in range(7):
+        subject = f"Fattura {i}" if i % 3 else f"Magazzino {i}"
+        desk.ticket(admin, customer, subject=subject, description=quiet)
+    desk.ticket(admin, other, subject="Fattura altrui", description=quiet)
+    user = desk.customer_user(customer)
+    mine = ["Fattura 5", "Fattura 4", "Fattura 2", "Fattura 1"]
+    for limit in (1, 2, 3, 5):
+        assert walk(admin, limit, q="fatture") == ["Fattura altrui", *mine]
+        assert walk(admin, limit, q="fatture", sort="created_at") == [*mine[::-1], "Fattura altrui"]
+        assert walk(user, limit, q="fatture", sort="-updated_at") == mine
+    assert walk(admin, 2, q="magazzino") == ["Magazzino 6", "Magazzino 3", "Magazzino 0"]
+    assert walk(admin, 2, q="zanzibar") == []
+
+
 def test_search_syntax_in_the_query_is_just_text(texts: dict[str, Any]) -> None:
     for q in ['fattura"', "fattura OR 1=1", "(fattura", "fatt*", "NOT fattura", "a:b", "'", "-x"]:
         r = texts["mario"].get("/tickets", params={"q": q})

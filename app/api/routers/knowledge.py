@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
 from app.api.body import EXTRA_MODELS, MAX_JSON_BYTES, read_limited, validate_json
+from app.api.conditional import json_response
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep, SettingsDep
 from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
@@ -183,7 +184,7 @@ async def delete_article(article_id: Id, session: SessionDep, actor: CurrentActo
 )
 async def suggest_answers(
     request: Request, session: SessionDep, actor: CurrentActor, settings: SettingsDep
-) -> Suggestions:
+) -> Response:
     """Before a ticket is opened: up to 5 published articles and up to 5 solved tickets of the
     caller's customer most likely to answer it, best first.
 
@@ -203,17 +204,19 @@ async def suggest_answers(
         ),
         embedding_service.embedder_for(settings),
     )
-    return Suggestions(
-        articles=[
-            ArticleSuggestion.model_validate(
-                {**ArticleRead.model_validate(a).model_dump(), "score": score}
-            )
-            for a, score in found.articles
-        ],
-        tickets=[
-            TicketSuggestion.model_validate({**TicketRead.of(t).model_dump(), "score": score})
-            for t, score in found.tickets
-        ],
+    return json_response(
+        Suggestions(
+            articles=[
+                ArticleSuggestion.model_validate(
+                    {**ArticleRead.model_validate(a).model_dump(), "score": score}
+                )
+                for a, score in found.articles
+            ],
+            tickets=[
+                TicketSuggestion.model_validate({**TicketRead.of(t).model_dump(), "score": score})
+                for t, score in found.tickets
+            ],
+        )
     )
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.body import JsonBody, UploadsDep, json_or_multipart, read_json_model
-from app.api.conditional import IfNoneMatch, json_or_304, matches, not_modified
+from app.api.conditional import IfNoneMatch, json_or_304, json_response, matches, not_modified
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.i18n import CallerLang
 from app.api.idempotency import REPLAYED, IdempotencyKey, idempotent
@@ -63,7 +63,7 @@ async def detail(
     tags = None
     clocks = None
     if actor.is_staff:
-        tags = await tag_service.tags_of(session, ticket.id)
+        tags = row.tags if row.tags is not None else await tag_service.tags_of(session, ticket.id)
         policy, rows = await sla_admin.ticket_clocks(session, ticket)
         if policy is not None or rows:
             clocks = TicketSlaRead(
@@ -323,15 +323,17 @@ async def get_ticket(
     actor: CurrentActor,
     lang: CallerLang,
     if_none_match: IfNoneMatch = None,
-) -> TicketDetail | Response:
+) -> Response:
     """One ticket, with `allowed_transitions` for the caller, and an `ETag` (304 on
     `If-None-Match`). Reading it marks its public activity as read for the caller."""
     row = await ticket_service.read_row(session, actor, ticket_id)
     ticket = row.ticket
     await ticket_service.mark_read(session, actor, row)
-    if matches(if_none_match, ticket_service.etag(ticket)):
-        return not_modified(ticket_service.etag(ticket))
-    return await detail(session, ticket, actor, response, lang, row)
+    etag = ticket_service.etag(ticket)
+    if matches(if_none_match, etag):
+        return not_modified(etag)
+    body = await detail(session, ticket, actor, response, lang, row)
+    return json_response(body, {"ETag": etag})
 
 
 @router.patch(

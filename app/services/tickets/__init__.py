@@ -10,7 +10,6 @@ from app.services.tickets.jobs import automatic_moves, purge_idempotency_keys
 from app.services.tickets.listing import (
     Filters,
     SlaFilter,
-    Sort,
     TagMode,
     count,
     counts,
@@ -28,6 +27,7 @@ from app.services.tickets.opening import (
     request_hash,
 )
 from app.services.tickets.rows import Row, mark_read, read_row, row_of
+from app.services.tickets.sorting import Sort
 
 __all__ = [
     "Contact",

@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, any_, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import fulltext
-from app.db.base import utcnow
+from app.db.base import UTCDateTime, utcnow
 from app.db.models import (
     Category,
     Tag,
     Ticket,
     TicketTag,
 )
-from app.db.pagination import MAX_ID, decode_cursor, encode_cursor
+from app.db.pagination import decode_cursor, encode_cursor
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import (
-    BadRequest,
     Forbidden,
     InvalidInput,
 )
@@ -32,8 +43,33 @@ from app.domain.tickets import (
     TicketStatus,
     TicketType,
 )
-from app.services.tickets.rows import Row, join_marker, to_row, unread_clause, with_row_columns
-from app.services.visibility import ticket_query, visible_tickets
+from app.services.tickets.rows import (
+    Row,
+    join_marker,
+    reader,
+    to_row,
+    unread_clause,
+    with_bound_row_columns,
+    with_row_columns,
+)
+from app.services.tickets.search import index_filter, walk
+from app.services.tickets.sorting import (
+    Sort,
+    after,
+    after_clause,
+    at_time,
+    ordering,
+    page_by_due,
+    page_by_severity,
+    sort_key,
+    time_cursor,
+)
+from app.services.visibility import (
+    bound_ticket_query,
+    bound_values,
+    ticket_query,
+    visible_tickets,
+)
 
 # A ticket number as people write it (any case, surrounding blanks): T-2026-000123.
 NUMBER = re.compile(r"\s*[Tt]-(\d{4})-(\d{1,6})\s*")
@@ -45,16 +81,6 @@ def as_number(text: str) -> str | None:
     if match is None:
         return None
     return f"T-{match.group(1)}-{int(match.group(2)):06d}"
-
-
-class Sort(StrEnum):
-    CREATED = "created_at"
-    CREATED_DESC = "-created_at"
-    UPDATED = "updated_at"
-    UPDATED_DESC = "-updated_at"
-    SEVERITY = "severity"
-    DUE = "due"
-    """The earliest running SLA due time first; tickets without one last, newest first."""
 
 
 class TagMode(StrEnum):
@@ -148,10 +174,12 @@ def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElemen
     if f.sla is not None:
         now = utcnow()
         if f.sla.breached:
-            clauses.append(Ticket.sla_due_at <= _at(now))
+            clauses.append(Ticket.sla_due_at <= at_time(now))
         else:
-            clauses.append(Ticket.sla_due_at > _at(now))
-            clauses.append(Ticket.sla_due_at <= _at(now + timedelta(minutes=f.sla.within_minutes)))
+            clauses.append(Ticket.sla_due_at > at_time(now))
+            clauses.append(
+                Ticket.sla_due_at <= at_time(now + timedelta(minutes=f.sla.within_minutes))
+            )
     if f.tags:
         tagged = (
             select(TicketTag.ticket_id)
@@ -169,174 +197,53 @@ def _words_of(f: Filters) -> str | None:
     return f.q if f.q is not None and as_number(f.q) is None else None
 
 
-FEW_MATCHES = 500
-"""A search matching at most this many tickets is served from their ids (see :func:`_search`)."""
+@lru_cache(maxsize=64)
+def _status_page_statement(staff: bool, statuses: int, sort: Sort, after: bool) -> Select[Any]:
+    """The page of a list filtered by status alone, or not at all, sorted by time: built
+    once per shape, its values bound at execution (``customer_id``, ``reader``,
+    ``status_0``..., ``after_at``, ``after_id``, ``limit``).
 
-
-async def _search(session: AsyncSession, dialect: str, q: str) -> ColumnElement[bool] | None:
-    """The full-text filter, or None when nothing matches (then there is nothing to read).
-
-    First the index alone, for up to ``FEW_MATCHES + 1`` ids. A rare word (or one that
-    matches nothing) is answered from those ids: a few primary-key reads, whatever the
-    table's size. A common one keeps the plain ``id IN (matching)`` filter, for which the
-    planner walks the newest tickets and soon finds a page of matches. Left to itself, the
-    planner could not tell the two apart and walked every ticket for a word matching none.
+    These are the lists everyone opens first (a desk's open tickets, a customer's own).
+    Built per request, with its joins, the statement and its cache key cost more CPU
+    than the database spends answering it (1.4 ms of a 6 ms request, measured at 10,000
+    tickets); the same statement object also keeps its cache key.
     """
-    groups = fulltext.query_groups(q)
-    if not groups:
-        raise InvalidInput("The search finds no words to look for.", ["query", "q"])
-    matching = fulltext.matching_ids(dialect, "ticket_fts", "ticket_id", groups)
-    few = (await session.scalars(select(matching.subquery().c.id).limit(FEW_MATCHES + 1))).all()
-    if not few:
-        return None
-    if len(few) <= FEW_MATCHES:
-        if dialect == "postgresql":
-            return Ticket.id == any_(literal(list(few), ARRAY(Integer)))
-        return Ticket.id.in_(list(few))
-    return Ticket.id.in_(matching)
-
-
-def _sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
-    if sort in (Sort.UPDATED, Sort.UPDATED_DESC):
-        return [sort.value, ticket.updated_at.isoformat(), ticket.id]
-    if sort is Sort.SEVERITY:
-        return [sort.value, ticket.severity.value, ticket.created_at.isoformat(), ticket.id]
-    if sort is Sort.DUE:
-        due = ticket.sla_due_at.isoformat() if ticket.sla_due_at is not None else None
-        return [sort.value, due, ticket.created_at.isoformat(), ticket.id]
-    return [sort.value, ticket.created_at.isoformat(), ticket.id]
-
-
-def _after(sort: Sort, key: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after the cursor's key, in the order of ``sort`` (not ``severity``).
-
-    The key came from a client: every part is checked, so a forged cursor is a 400,
-    never a value the database refuses (a 500).
-    """
-    try:
-        if len(key) != 3 or key[0] != sort.value:
-            raise ValueError
-        at = _cursor_time(key[1])
-        last_id = _cursor_id(key[2])
-    except (ValueError, TypeError, OverflowError):
-        raise BadRequest("The cursor is not valid for this sort.") from None
-    column = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
-    if sort.value.startswith("-"):
-        return tuple_(column, Ticket.id) < tuple_(_at(at), last_id)
-    return tuple_(column, Ticket.id) > tuple_(_at(at), last_id)
-
-
-def _severity_cursor(key: list[Any]) -> tuple[Severity, datetime, int]:
-    try:
-        if len(key) != 4 or key[0] != Sort.SEVERITY.value:
-            raise ValueError
-        return Severity(key[1]), _cursor_time(key[2]), _cursor_id(key[3])
-    except (ValueError, TypeError, OverflowError):
-        raise BadRequest("The cursor is not valid for this sort.") from None
-
-
-def _cursor_time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError
-    at = datetime.fromisoformat(value)
-    if at.tzinfo is None:
-        raise ValueError
-    return at.astimezone(UTC)
-
-
-def _cursor_id(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
-        raise ValueError
-    return value
-
-
-def _at(value: datetime) -> Any:
-    from sqlalchemy import literal
-
-    from app.db.base import UTCDateTime
-
-    return literal(value, UTCDateTime())
-
-
-def _order(sort: Sort) -> list[Any]:
-    if sort is Sort.CREATED:
-        return [Ticket.created_at.asc(), Ticket.id.asc()]
-    if sort is Sort.UPDATED:
-        return [Ticket.updated_at.asc(), Ticket.id.asc()]
-    if sort is Sort.UPDATED_DESC:
-        return [Ticket.updated_at.desc(), Ticket.id.desc()]
-    return [Ticket.created_at.desc(), Ticket.id.desc()]
-
-
-# "blocking" sorts before "normal": the urgent first.
-SEVERITY_ORDER = sorted(Severity, key=lambda s: s.value)
-
-
-async def _page_by_severity(
-    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
-) -> list[Any]:
-    """Up to ``n`` rows by severity, newest first within each: one index range per severity.
-
-    A single ``ORDER BY severity, created_at DESC`` mixes directions, which the
-    (severity, created_at, id) index cannot serve: PostgreSQL would read and sort every
-    ticket for every page. Severity by severity, the order is one backward scan of it.
-    """
-    start = _severity_cursor(key) if key is not None else None
-    rows: list[Any] = []
-    for severity in SEVERITY_ORDER:
-        part = stmt.where(Ticket.severity == severity)
-        if start is not None:
-            if SEVERITY_ORDER.index(severity) < SEVERITY_ORDER.index(start[0]):
-                continue
-            if severity is start[0]:
-                part = part.where(
-                    tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
-                )
-        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.execute(part)).all())
-        if len(rows) >= n:
-            break
-    return rows
-
-
-def _due_cursor(key: list[Any]) -> tuple[datetime | None, datetime, int]:
-    try:
-        if len(key) != 4 or key[0] != Sort.DUE.value:
-            raise ValueError
-        due = None if key[1] is None else _cursor_time(key[1])
-        return due, _cursor_time(key[2]), _cursor_id(key[3])
-    except (ValueError, TypeError, OverflowError):
-        raise BadRequest("The cursor is not valid for this sort.") from None
-
-
-async def _page_by_due(
-    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
-) -> list[Any]:
-    """Up to ``n`` rows by next due time, then the tickets with none, newest first.
-
-    Two index ranges, like the severity sort: (sla_due_at, id) ascending for the
-    tickets with a running target, then (created_at, id) backwards for the others,
-    so neither a page nor "breaching soon" ever sorts the whole table.
-    """
-    start = _due_cursor(key) if key is not None else None
-    rows: list[Any] = []
-    if start is None or start[0] is not None:
-        part = stmt.where(Ticket.sla_due_at.is_not(None))
-        if start is not None and start[0] is not None:
-            part = part.where(
-                tuple_(Ticket.sla_due_at, Ticket.id) > tuple_(_at(start[0]), start[2])
+    stmt = with_bound_row_columns(bound_ticket_query(staff))
+    if statuses:
+        status_type = Ticket.__table__.c.status.type
+        stmt = stmt.where(
+            Ticket.status.in_(
+                [bindparam(f"status_{i}", type_=status_type) for i in range(statuses)]
             )
-        part = part.order_by(Ticket.sla_due_at.asc(), Ticket.id.asc()).limit(n)
-        rows.extend((await session.execute(part)).all())
-    if len(rows) < n:
-        part = stmt.where(Ticket.sla_due_at.is_(None))
-        if start is not None and start[0] is None:
-            part = part.where(
-                tuple_(Ticket.created_at, Ticket.id) < tuple_(_at(start[1]), start[2])
+        )
+    if after:
+        stmt = stmt.where(
+            after_clause(
+                sort,
+                bindparam("after_at", type_=UTCDateTime()),
+                bindparam("after_id", type_=Integer()),
             )
-        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.execute(part)).all())
-    return rows
+        )
+    return stmt.order_by(*ordering(sort)).limit(bindparam("limit", type_=Integer()))
+
+
+async def _status_page(
+    session: AsyncSession,
+    actor: Actor,
+    statuses: list[TicketStatus],
+    sort: Sort,
+    key: list[Any] | None,
+    limit: int,
+) -> list[Any]:
+    params: dict[str, Any] = {**bound_values(actor), "reader": reader(actor), "limit": limit + 1}
+    params.update({f"status_{i}": status for i, status in enumerate(statuses)})
+    if key is not None:
+        params["after_at"], params["after_id"] = time_cursor(sort, key)
+    stmt = _status_page_statement(actor.is_staff, len(statuses), sort, key is not None)
+    return list((await session.execute(stmt, params)).all())
+
+
+_BY_TIME = (Sort.CREATED_DESC, Sort.CREATED, Sort.UPDATED_DESC, Sort.UPDATED)
 
 
 def filtered(actor: Actor, dialect: str, filters: Filters) -> Select[Ticket]:
@@ -356,7 +263,7 @@ async def count(session: AsyncSession, actor: Actor, filters: Filters) -> int:
     for clause in _filter_clauses(dialect, filters, actor):
         stmt = stmt.where(clause)
     if (words := _words_of(filters)) is not None:
-        search = await _search(session, dialect, words)
+        search = await index_filter(session, dialect, words)
         if search is None:
             return 0
         stmt = stmt.where(search)
@@ -389,28 +296,60 @@ async def list_page(
     )
     if internal and not actor.is_staff:
         raise Forbidden("Filters on teams, tags and service levels are for the support staff.")
+    key = decode_cursor(cursor) if cursor is not None else None
+    if sort in _BY_TIME and replace(filters, status=[]) == Filters():
+        return _page(
+            await _status_page(session, actor, filters.status, sort, key, limit), actor, sort, limit
+        )
     dialect = fulltext.dialect_of(session)
+    clauses = _filter_clauses(dialect, filters, actor)
+    words = _words_of(filters)
+    walked = None
+    walk_tried = words is not None and dialect == "postgresql" and sort in _BY_TIME
+    if walk_tried and words is not None:
+        at = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
+        first = select(Ticket.id.label("id"), at.label("at")).where(
+            visible_tickets(actor), *clauses
+        )
+        if filters.unread is not None:
+            first = join_marker(first, actor)
+        if key is not None:
+            first = first.where(after(sort, key))
+        first = first.order_by(*ordering(sort))
+        walked = await walk(session, first, sort.value.startswith("-"), words, limit)
     stmt = with_row_columns(ticket_query(actor), actor)
-    for clause in _filter_clauses(dialect, filters, actor):
+    if walked is not None:
+        # The page's tickets, by primary key (the cursor is already applied).
+        stmt = stmt.where(Ticket.id == any_(literal(walked, ARRAY(Integer))))
+        results = list((await session.execute(stmt.order_by(*ordering(sort)))).all())
+        return _page(results, actor, sort, limit)
+    for clause in clauses:
         stmt = stmt.where(clause)
-    if (words := _words_of(filters)) is not None:
-        search = await _search(session, dialect, words)
+    if words is not None:
+        search = await index_filter(session, dialect, words, walked=walk_tried)
         if search is None:
             return [], None
         stmt = stmt.where(search)
-    key = decode_cursor(cursor) if cursor is not None else None
     if sort is Sort.SEVERITY:
-        results = await _page_by_severity(session, stmt, limit + 1, key)
+        results = await page_by_severity(session, stmt, limit + 1, key)
     elif sort is Sort.DUE:
-        results = await _page_by_due(session, stmt, limit + 1, key)
+        results = await page_by_due(session, stmt, limit + 1, key)
     else:
         if key is not None:
-            stmt = stmt.where(_after(sort, key))
-        results = list((await session.execute(stmt.order_by(*_order(sort)).limit(limit + 1))).all())
+            stmt = stmt.where(after(sort, key))
+        results = list(
+            (await session.execute(stmt.order_by(*ordering(sort)).limit(limit + 1))).all()
+        )
+    return _page(results, actor, sort, limit)
+
+
+def _page(
+    results: Sequence[Any], actor: Actor, sort: Sort, limit: int
+) -> tuple[list[Row], str | None]:
     rows = [to_row(r, actor) for r in results]
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, encode_cursor(_sort_key(rows[-1].ticket, sort))
+        return rows, encode_cursor(sort_key(rows[-1].ticket, sort))
     return rows, None
 
 
@@ -428,7 +367,7 @@ async def counts(session: AsyncSession, actor: Actor, filters: Filters) -> dict[
     for clause in _filter_clauses(dialect, filters, actor):
         stmt = stmt.where(clause)
     if (words := _words_of(filters)) is not None:
-        search = await _search(session, dialect, words)
+        search = await index_filter(session, dialect, words)
         if search is None:
             return dict.fromkeys(TicketStatus, 0)
         stmt = stmt.where(search)

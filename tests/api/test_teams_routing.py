@@ -258,3 +258,40 @@ def test_breaching_soon_lists_what_falls_due_within_the_hour(desk: Desk) -> None
         )
     page = agent.get("/views/breaching-soon/tickets").json()
     assert page["count"] == 1 and [t["id"] for t in page["items"]] == [soon["id"]]
+
+
+def test_solutions_and_suggestions_hide_the_desks_organisation_from_customers(
+    desk: Desk,
+) -> None:
+    ((anna, anna_row),) = agents(desk, 1)
+    fatture = team(desk, "Fatture", anna_row)
+    customer = desk.customer()
+    ticket = desk.ticket(
+        anna,
+        customer,
+        subject="Stampa fattura bloccata dal menu vendite",
+        description="La stampa della fattura resta bloccata.",
+    )
+    url = f"/tickets/{ticket['id']}"
+    assert anna.patch(url, json={"team_id": fatture["id"]}).status_code == 200
+    r = anna.post(
+        f"{url}/status",
+        json={"status": "resolved", "solution": "Aggiornare il driver della stampante fiscale."},
+    )
+    assert r.status_code == 200, r.text
+    # Staff see the team on the archived solution; the customer sees the solution only.
+    staff = anna.get("/solutions", params={"q": "stampa fattura"}).json()["items"]
+    assert [(t["id"], t["team_id"]) for t in staff] == [(ticket["id"], fatture["id"])]
+    client = desk.customer_user(customer)
+    own = client.get("/solutions", params={"q": "stampa fattura"}).json()["items"]
+    assert [(t["id"], t["team_id"], t["sla_policy_id"]) for t in own] == [
+        (ticket["id"], None, None)
+    ]
+    r = client.post(
+        "/kb/suggest",
+        json={"subject": "Stampa fattura bloccata", "description": "menu vendite stampa"},
+    )
+    assert r.status_code == 200, r.text
+    suggested = r.json()["tickets"]
+    assert [t["id"] for t in suggested] == [ticket["id"]]
+    assert suggested[0]["team_id"] is None and suggested[0]["sla_due_at"] is None

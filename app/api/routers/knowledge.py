@@ -22,7 +22,7 @@ from app.api.schemas.knowledge import (
     SuggestRequest,
     TicketSuggestion,
 )
-from app.api.schemas.tickets import TicketRead
+from app.api.schemas.tickets import TicketRead, staff_view
 from app.domain.access import Locale
 from app.domain.errors import BadRequest, UnsupportedMediaType
 from app.services import articles as article_service
@@ -213,7 +213,9 @@ async def suggest_answers(
                 for a, score in found.articles
             ],
             tickets=[
-                TicketSuggestion.model_validate({**TicketRead.of(t).model_dump(), "score": score})
+                TicketSuggestion.model_validate(
+                    {**staff_view(TicketRead.of(t), actor).model_dump(), "score": score}
+                )
                 for t, score in found.tickets
             ],
         )
@@ -258,4 +260,4 @@ async def search_solutions(
         cursor=cursor,
         embedder=embedding_service.embedder_for(settings),
     )
-    return Page(items=[TicketRead.of(t) for t in items], next_cursor=next_cursor)
+    return Page(items=[staff_view(TicketRead.of(t), actor) for t in items], next_cursor=next_cursor)

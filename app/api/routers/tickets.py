@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from app.api.schemas.tickets import (
     TicketRead,
     TicketUpdate,
     instant_of,
+    staff_view,
 )
 from app.db.models import Ticket
 from app.db.pagination import MAX_ID
@@ -81,17 +82,6 @@ async def detail(
         clocks,
     )
     return staff_view(detail, actor)
-
-
-STAFF_ONLY = {"team_id": None, "sla_policy_id": None, "sla_due_at": None}
-"""What customers are not shown of a ticket: the desk's internal organisation."""
-
-ReadT = TypeVar("ReadT", bound=TicketRead)
-
-
-def staff_view(read: ReadT, actor: Actor) -> ReadT:
-    """The answer as the caller may see it: customers get none of the desk's organisation."""
-    return read if actor.is_staff else read.model_copy(update=STAFF_ONLY)
 
 
 def item(ticket: Ticket, actor: Actor) -> TicketRead:

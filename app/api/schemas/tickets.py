@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -28,6 +28,7 @@ from app.api.schemas.common import (
 )
 from app.api.schemas.sla import TagName, TicketSlaRead
 from app.db.models import Category, Reply, Ticket, TicketEvent
+from app.domain.access import Actor
 from app.domain.dates import start_of_day
 from app.domain.inbound import Channel
 from app.domain.tickets import (
@@ -534,3 +535,16 @@ class LabelMeta(Output):
     severities: list[Label]
     event_kinds: list[Label]
     channels: list[Label]
+
+
+STAFF_ONLY = {"team_id": None, "sla_policy_id": None, "sla_due_at": None}
+"""What customers are not shown of a ticket: the desk's internal organisation."""
+
+ReadT = TypeVar("ReadT", bound=TicketRead)
+
+
+def staff_view(read: ReadT, actor: Actor) -> ReadT:
+    """The answer as the caller may see it: customers get none of the desk's organisation
+    (every answer that carries a ticket goes through here: reads, lists, solutions,
+    suggestions)."""
+    return read if actor.is_staff else read.model_copy(update=STAFF_ONLY)

@@ -80,8 +80,11 @@ async def search_solutions(
         customer_id=scope,
     ).subquery("hits")
     stmt = solved(ticket_query(actor)).add_columns(hits.c.score).join(hits, hits.c.id == Ticket.id)
-    if customer_id is not None:
-        stmt = stmt.where(Ticket.customer_id == customer_id)
+    if scope is not None:
+        # Written in, as in ``solved``: a generic plan that cannot see the customer reads
+        # every match of the words from the sixth call on a connection (measured: 14 ms
+        # became 110-120 ms for a customer of 20,000 tickets).
+        stmt = stmt.where(Ticket.customer_id == bindparam("scope", scope, literal_execute=True))
     rows, next_cursor = await ranked_page(
         session, stmt, hits.c.score, Ticket.id, limit=limit, cursor=cursor
     )

@@ -21,7 +21,7 @@ BUCKETS = [
     ("asyncpg driver and protocol", ("asyncpg",)),
     ("SQLAlchemy (statements, ORM, pool)", ("sqlalchemy",)),
     ("pydantic (validation, serialisation)", ("pydantic",)),
-    ("full-text analysis (stemming)", ("snowballstemmer", "app/db/fulltext.py")),
+    ("full-text analysis (stemming)", ("snowballstemmer", "app/db/text_analysis.py")),
     ("JSON encoding/decoding", ("json/",)),
     ("Sportello's own code", ("(app/", "/app/")),
     ("FastAPI / Starlette (routing, dependencies, middleware)", ("fastapi", "starlette")),

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import fulltext
+from app.db import fulltext, text_analysis
 from app.db.base import utcnow
 from app.db.models import Category, KbArticle
 from app.db.pagination import page_by_id, ranked_page
@@ -128,7 +128,7 @@ async def list_page(
     stmt = _filtered(actor, filters)
     if filters.q is None:
         return await page_by_id(session, stmt, KbArticle.id, limit=limit, cursor=cursor)
-    groups = fulltext.query_groups(filters.q)
+    groups = text_analysis.query_groups(filters.q)
     if not groups:
         raise InvalidInput("The search finds no words to look for.", ["query", "q"])
     hits = fulltext.scored(

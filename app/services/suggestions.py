@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import fulltext
+from app.db import fulltext, text_analysis
 from app.db.models import KbArticle, Ticket
 from app.db.pagination import ranked_page
 from app.domain.access import Actor, Scope, require_scope
@@ -67,7 +67,7 @@ async def search_solutions(
     close in meaning instead (model installed), closest first, and no next page.
     """
     require_scope(actor, Scope.TICKETS_READ)
-    groups = fulltext.query_groups(q)
+    groups = text_analysis.query_groups(q)
     if not groups:
         raise InvalidInput("The search finds no words to look for.", ["query", "q"])
     scope = customer_id if customer_id is not None else actor.customer_id
@@ -161,7 +161,7 @@ async def suggest(
     require_scope(actor, Scope.KB_READ)
     require_scope(actor, Scope.TICKETS_READ)
     customer_id = await _customer_of(session, actor, draft.customer_code)
-    groups = fulltext.draft_groups(draft.subject, draft.description)
+    groups = text_analysis.draft_groups(draft.subject, draft.description)
     if not groups:
         return Suggestions()
     embedding = None
@@ -306,7 +306,7 @@ async def _choose(
         Ranked(
             id=row_id,
             lexical_rank=lexical_rank.get(row_id),
-            matched=fulltext.matched(groups, pool.words.get(row_id, frozenset())),
+            matched=text_analysis.matched(groups, pool.words.get(row_id, frozenset())),
             similarity=near.get(row_id),
             same_type=same_type(item),
         )

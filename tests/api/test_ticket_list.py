@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.db.fulltext import variants
+from app.db.text_analysis import variants
 from tests.conftest import Database
 from tests.factories import Desk, problem
 

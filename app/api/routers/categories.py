@@ -8,7 +8,7 @@ from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.i18n import CallerLang
 from app.api.idempotency import IdempotencyKey, idempotent
 from app.api.problems import responses
-from app.api.schemas.tickets import CategoryCreate, CategoryRead, CategoryUpdate
+from app.api.schemas.categories import CategoryCreate, CategoryRead, CategoryUpdate
 from app.domain.access import Scope, require_scope
 from app.services import categories as category_service
 from app.services.categories import Node

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from app.api.deps import CurrentActor
 from app.api.i18n import CallerLang
 from app.api.problems import responses
-from app.api.schemas.tickets import Label, LabelMeta, MoveInfo, StatusInfo, StatusMeta
+from app.api.schemas.meta import Label, LabelMeta, MoveInfo, StatusInfo, StatusMeta
 from app.domain import i18n
 from app.domain.tickets import MOVES, REPLY_MOVES, Mover, TicketStatus, TicketType, label
 

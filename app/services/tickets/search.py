@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Integer, Select, any_, func, literal, sele
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import fulltext
+from app.db import fulltext, text_analysis
 from app.db.models import Ticket
 from app.domain.errors import InvalidInput
 
@@ -118,7 +118,7 @@ async def _walk(
 
 
 def _groups(q: str) -> list[tuple[str, ...]]:
-    groups = fulltext.query_groups(q)
+    groups = text_analysis.query_groups(q)
     if not groups:
         raise InvalidInput("The search finds no words to look for.", ["query", "q"])
     return groups

@@ -99,7 +99,12 @@ def test_anonymous_endpoints_are_limited_per_client_address(desk: Desk, limited:
 def test_trusted_proxies_tell_the_client_address(settings: Settings, desk: Desk) -> None:
     server = LiveServer(
         settings.model_copy(
-            update={"rate_limit_per_address": 2, "trusted_proxies": ["127.0.0.0/8"]}
+            update={
+                "rate_limit_per_address": 2,
+                "trusted_proxies": ["127.0.0.0/8"],
+                # A long window: counts start again at each window's edge (fixed windows).
+                "rate_limit_window_seconds": 600,
+            }
         )
     )
     base = server.start()

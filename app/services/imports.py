@@ -276,6 +276,7 @@ async def import_tickets(
             "again (what it imported answers already_imported)."
         ) from None
     await _children(session, todo, ticket_ids)
+    await _report_facts(session, todo, ticket_ids, rows)
     for (i, t, _), tid, row in zip(todo, ticket_ids, rows, strict=True):
         outcomes[i] = Outcome(t.external_id, Result.CREATED, tid, str(row["number"]))
     return outcomes
@@ -379,6 +380,63 @@ async def _children(
             for (_, t, _), tid in zip(todo, ticket_ids, strict=True)
         ],
     )
+
+
+async def _report_facts(
+    session: AsyncSession,
+    todo: list[tuple[int, ImportedTicket, Customer]],
+    ticket_ids: list[int],
+    rows: list[dict[str, Any]],
+) -> None:
+    """The report facts and status history of the new tickets, as the facts subscriber keeps
+    them for tickets opened here (``services/facts.py``), from the times the migration brings:
+    without them the reports would not count imported tickets at all. Business minutes stay
+    null (as for tickets backfilled by migration 0015): no SLA policy applied to them."""
+    facts: list[dict[str, Any]] = []
+    moves: list[dict[str, Any]] = []
+    for (_, t, _), tid, row in zip(todo, ticket_ids, rows, strict=True):
+        opened: datetime = t.created_at
+        answers = [
+            r.created_at
+            for r in t.replies
+            if r.visibility is Visibility.PUBLIC and r.author_role != "customer"
+        ]
+        first_response = min(answers, default=None)
+        resolved: datetime | None = row["resolved_at"]
+        closed: datetime | None = row["closed_at"]
+        facts.append(
+            {
+                "ticket_id": tid,
+                "created_at": opened,
+                "first_response_at": first_response,
+                "first_response_seconds": (first_response - opened).total_seconds()
+                if first_response
+                else None,
+                "first_resolved_at": resolved,
+                "resolution_seconds": (resolved - opened).total_seconds() if resolved else None,
+                "closed_at": closed,
+                "reopen_count": 0,
+            }
+        )
+        status = TicketStatus(row["status"])
+        # Every ticket opens as `open` at its creation (no row); then where it stands now.
+        steps: list[tuple[datetime, str, str]] = []
+        if (
+            status is TicketStatus.CLOSED
+            and resolved is not None
+            and closed is not None
+            and resolved < closed
+        ):
+            steps = [(resolved, "open", "resolved"), (closed, "resolved", "closed")]
+        elif status is not TicketStatus.OPEN:
+            steps = [(row["status_changed_at"], "open", status.value)]
+        moves += [
+            {"ticket_id": tid, "at": at, "opened_at": opened, "from_status": a, "to_status": b}
+            for at, a, b in steps
+        ]
+    await session.execute(insert(_table("ticket_fact")), facts)
+    if moves:
+        await session.execute(insert(_table("ticket_status_change")), moves)
 
 
 def _table(name: str) -> Table:

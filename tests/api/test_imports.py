@@ -126,3 +126,59 @@ def test_who_may_import_and_how_much(desk: Desk) -> None:
     problem(
         admin.post("/imports/tickets", content=b"x", headers={"content-type": "text/plain"}), 415
     )
+
+
+def test_imported_tickets_count_in_the_reports(desk: Desk) -> None:
+    """An imported history is reported like one lived here: opened, first answered, resolved
+    and closed at its own times, and out of the backlog once resolved."""
+    customer = desk.customer()
+    base = {
+        "customer_code": customer["code"],
+        "type": "technical",
+        "subject": "Stampa bloccata",
+        "description": "La stampa resta bloccata.",
+    }
+    tickets = [
+        {
+            **base,
+            "external_id": "R-1",
+            "status": "resolved",
+            "solution": "Driver aggiornato.",
+            "created_at": "2025-03-03T09:00:00Z",
+            "resolved_at": "2025-03-05T09:00:00Z",
+            "replies": [
+                {
+                    "body": "Ci scusiamo, verifichiamo.",
+                    "visibility": "public",
+                    "author_name": "Agente Storico",
+                    "author_role": "agent",
+                    "created_at": "2025-03-03T10:00:00Z",
+                }
+            ],
+        },
+        {
+            **base,
+            "external_id": "C-1",
+            "status": "closed",
+            "solution": "Risolto.",
+            "created_at": "2025-03-04T09:00:00Z",
+            "resolved_at": "2025-03-04T12:00:00Z",
+            "closed_at": "2025-03-12T12:00:00Z",
+        },
+        {**base, "external_id": "O-1", "status": "open", "created_at": "2025-03-06T09:00:00Z"},
+    ]
+    admin = desk.admin()
+    assert post(admin, tickets)["created"] == 3
+    week = {"from": "2025-03-03", "to": "2025-03-16", "group": "week"}
+    volume = admin.get("/reports/volume", params=week)
+    assert volume.status_code == 200, volume.text
+    assert [(r["opened"], r["resolved"], r["closed"]) for r in volume.json()["rows"]] == [
+        (3, 2, 0),
+        (0, 0, 1),
+    ]
+    times = admin.get("/reports/response-times", params=week).json()["rows"]
+    first = [r for r in times if r["metric"] == "first_response" and r["count"]]
+    assert [(r["count"], r["median_seconds"]) for r in first] == [(1, 3600.0)]
+    backlog = admin.get("/reports/backlog", params=week).json()["rows"]
+    # At the end of each week only the open ticket is still open.
+    assert [(r["open"], r["status_open"]) for r in backlog] == [(1, 1), (1, 1)]

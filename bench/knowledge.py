@@ -69,8 +69,9 @@ INSERT INTO ticket (id, number, customer_id, type, subject, description, severit
     'technical', 's', 'd', 'normal', CASE WHEN g % 3 = 0 THEN 'open' ELSE 'resolved' END,
     'soluzione', 'email', now(), now(), now(), 1
   FROM generate_series(1, {TICKETS}) g;
-INSERT INTO ticket_fts (ticket_id, document)
-  SELECT g, setweight(to_tsvector('simple', (SELECT string_agg(
+INSERT INTO ticket_fts (ticket_id, customer_id, document)
+  SELECT g, CASE WHEN g % 20 = 0 THEN {BIG_CUSTOMER} ELSE g % {CUSTOMERS} + 1 END,
+    setweight(to_tsvector('simple', (SELECT string_agg(
       'w' || floor(power(random(), 3) * 20000)::int, ' ') FROM generate_series(1, 8)
       WHERE g > 0)), 'A')
     || setweight(to_tsvector('simple', (SELECT string_agg(

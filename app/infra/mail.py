@@ -27,7 +27,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from app.config import Settings
 from app.db.base import utcnow
 from app.domain.tickets import TicketStatus, label
-from app.infra.storage import StorageUnavailable, make_storage
+from app.infra.blob_stores import make_storage
+from app.infra.storage import StorageUnavailable
 
 logger = logging.getLogger("sportello.mail")
 

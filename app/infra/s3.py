@@ -38,11 +38,11 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.domain.storage_url import S3Location
 from app.infra.storage import (
     CHUNK_BYTES,
     GRACE_SECONDS,
     ReferencedFn,
-    S3Location,
     StagedBlob,
     StorageUnavailable,
     StoredBlob,

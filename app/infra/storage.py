@@ -32,12 +32,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol, TypeVar
+from typing import IO, Protocol, TypeVar
 
 from app.domain.errors import InsufficientStorage
-
-if TYPE_CHECKING:
-    from app.config import Settings
 
 logger = logging.getLogger("sportello.storage")
 
@@ -51,7 +48,6 @@ GRACE_SECONDS = 3600.0
 """How long an unreferenced blob may live: longer than any upload request takes."""
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
 class StorageUnavailable(Exception):
@@ -110,24 +106,6 @@ class BlobWriter(Protocol):
     async def finish(self) -> StagedBlob: ...
 
     async def abort(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class S3Location:
-    """``s3://bucket/prefix`` split; the prefix is '' or ends with '/'."""
-
-    bucket: str
-    prefix: str
-
-    @classmethod
-    def parse(cls, url: str) -> S3Location:
-        if not url.startswith("s3://"):
-            raise ValueError("an S3 storage URL looks like s3://bucket/prefix")
-        bucket, _, prefix = url[5:].partition("/")
-        if not _BUCKET.match(bucket):
-            raise ValueError(f"{bucket!r} is not an S3 bucket name")
-        prefix = prefix.strip("/")
-        return cls(bucket, f"{prefix}/" if prefix else "")
 
 
 ReferencedFn = Callable[[list[str]], Awaitable[set[str]]]
@@ -505,26 +483,3 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def make_storage(settings: Settings) -> BlobStorage:
-    """The storage the settings name: S3-compatible object storage when
-    ``SPORTELLO_STORAGE_URL`` is an ``s3://`` URL, else the local folder ``STORAGE_DIR``."""
-    if settings.storage_url:
-        try:
-            from app.infra.s3 import S3BlobStorage  # the S3 client loads only if used
-        except ImportError:
-            raise RuntimeError(
-                "SPORTELLO_STORAGE_URL names S3 storage, but the S3 client is not installed:"
-                " pip install 'sportello[s3]'"
-            ) from None
-
-        return S3BlobStorage(
-            S3Location.parse(settings.storage_url),
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key.get_secret_value(),
-            presign_seconds=settings.s3_presign_seconds,
-        )
-    return LocalBlobStorage(settings.storage_dir)

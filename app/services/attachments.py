@@ -26,7 +26,8 @@ from app.domain.errors import Conflict, Forbidden, InvalidInput
 from app.domain.events import AttachmentAdded
 from app.domain.signing import attachment_signature, valid_attachment_signature
 from app.domain.tickets import Visibility
-from app.infra.storage import BlobStorage, StagedBlob, StoredBlob, make_storage
+from app.infra.blob_stores import make_storage
+from app.infra.storage import BlobStorage, StagedBlob, StoredBlob
 from app.services import timeline
 from app.services.visibility import load_attachment, load_ticket, visible_attachments
 

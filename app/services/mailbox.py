@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.domain.inbound import InboundSource
+from app.infra.blob_stores import make_storage
 from app.infra.imap import Mailbox, parse_url
-from app.infra.storage import make_storage
 from app.services import inbound as inbound_service
 from app.services.attachments import Uploads
 

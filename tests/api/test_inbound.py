@@ -11,7 +11,7 @@ import httpx
 from app.config import Settings
 from app.db.session import make_sessionmaker
 from app.domain.inbound import InboundSource
-from app.infra.storage import make_storage
+from app.infra.blob_stores import make_storage
 from app.services import inbound as inbound_service
 from app.services.attachments import Uploads
 from tests import samples

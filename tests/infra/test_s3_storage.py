@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from app.domain.storage_url import S3Location
 from app.infra.s3 import PART_BYTES, S3BlobStorage
-from app.infra.storage import S3Location, StagedBlob, StorageUnavailable
+from app.infra.storage import StagedBlob, StorageUnavailable
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, S3Server
 from tests.smtp import free_port
 

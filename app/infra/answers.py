@@ -17,14 +17,14 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db.base import utcnow
 from app.db.models import InboundMail
 from app.domain.notifications import NotificationStatus, settle_failure
-from app.infra.mail import TEMPLATES, Mailer, Outcome, OutgoingMail, mailer_for, one_line
+from app.infra.mail import TEMPLATES, Mailer, OutgoingMail, mailer_for, one_line, send_each
 
 logger = logging.getLogger("sportello.inbound")
 
@@ -158,23 +158,22 @@ async def dispatch(
     if not claimed:
         return 0
     mailer = mailer or mailer_for(settings)
-    mails: list[OutgoingMail | None] = []
-    for c in claimed:
-        try:
-            mails.append(render(c, settings))
-        except Exception as exc:
-            logger.error("answer %s could not be rendered: %s", c.id, type(exc).__name__)
-            mails.append(None)
-    results = iter(await mailer.deliver([m for m in mails if m is not None]))
-    outcomes = [next(results) if m else Outcome(False, "could not render") for m in mails]
+
+    async def accepted(c: Claimed) -> None:
+        # Recorded at once, as the outbox does: a worker killed mid-batch sends again only
+        # the answer in flight, not the ones the server had already taken.
+        async with sessions.begin() as session:
+            await session.execute(
+                update(InboundMail)
+                .where(*_claimed_by(c))
+                .values(answer_status=SENT, answer_next_at=None)
+            )
+
+    outcomes = await send_each(claimed, lambda c: render(c, settings), mailer, settings, accepted)
     now = utcnow()
     async with sessions.begin() as session:
         for c, o in zip(claimed, outcomes, strict=True):
-            guard = (
-                InboundMail.id == c.id,
-                InboundMail.answer_status == SENDING,
-                InboundMail.answer_attempts == c.attempts,
-            )
+            guard = _claimed_by(c)
             if o.delivered:
                 values: dict[str, Any] = {"answer_status": SENT, "answer_next_at": None}
             else:
@@ -193,3 +192,12 @@ async def dispatch(
                 }
             await session.execute(update(InboundMail).where(*guard).values(**values))
     return sum(o.delivered for o in outcomes)
+
+
+def _claimed_by(c: Claimed) -> tuple[ColumnElement[bool], ...]:
+    """The row as this worker claimed it: a worker whose lease ran out changes nothing."""
+    return (
+        InboundMail.id == c.id,
+        InboundMail.answer_status == SENDING,
+        InboundMail.answer_attempts == c.attempts,
+    )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiosmtplib
@@ -137,6 +137,7 @@ DELIVERED = Outcome(delivered=True)
 
 
 Accepted = Callable[[int], Awaitable[None]]
+T = TypeVar("T")
 """Told the index of each mail as soon as the server has accepted it (to record it at once)."""
 
 
@@ -341,6 +342,50 @@ def mailer_for(settings: Settings) -> Mailer:
     if settings.mail_enabled:
         return SmtpMailer(settings)
     return LogMailer(settings)
+
+
+async def send_each(
+    items: Sequence[T],
+    render: Callable[[T], OutgoingMail],
+    mailer: Mailer,
+    settings: Settings,
+    on_accepted: Callable[[T], Awaitable[None]] | None = None,
+) -> list[Outcome]:
+    """Render every item and send the mails in one batch; one outcome per item, in order.
+
+    An item that cannot be rendered fails alone. ``on_accepted(item)`` (record it as
+    sent) is awaited as soon as the server accepts its mail, before the next is sent;
+    if that fails (the database is away), it is logged and the caller's settling after
+    the batch records it. A mailer must not raise; if one does, nothing was learnt and
+    every mail waits for the server as if it were away. The outbox of notifications
+    and the answers to received mails deliver through this one loop.
+    """
+    outcomes: list[Outcome | None] = [None] * len(items)
+    ready: list[tuple[int, OutgoingMail]] = []
+    for i, item in enumerate(items):
+        try:
+            ready.append((i, render(item)))
+        except Exception as exc:
+            logger.error("a mail could not be rendered: %s", type(exc).__name__)
+            outcomes[i] = Outcome(False, "could not render: " + describe(exc, settings))
+
+    async def accepted(index: int) -> None:
+        if on_accepted is None:
+            return
+        try:
+            await on_accepted(items[ready[index][0]])
+        except Exception as exc:  # the settling after the batch tries again
+            logger.warning("a sent mail could not be recorded at once: %s", type(exc).__name__)
+
+    if ready:
+        try:
+            results = await mailer.deliver([mail for _, mail in ready], accepted)
+        except Exception as exc:
+            logger.error("the mailer failed: %s", type(exc).__name__)
+            results = [Outcome(False, describe(exc, settings), True) for _ in ready]
+        for (i, _), result in zip(ready, results, strict=True):
+            outcomes[i] = result
+    return [o if o is not None else Outcome(False, "not attempted", True) for o in outcomes]
 
 
 def satisfaction_link(settings: Settings, token: str) -> str:

@@ -41,13 +41,13 @@ from app.infra.mail import (
     Mailer,
     Outcome,
     OutgoingMail,
-    describe,
     link_for,
     mailer_for,
     message_id,
     portal_link,
     render,
     satisfaction_link,
+    send_each,
 )
 
 logger = logging.getLogger("sportello.outbox")
@@ -188,32 +188,12 @@ async def send(
     With ``sessions``, each mail is recorded as sent as soon as the server accepts it;
     if that record fails (the database is away), :func:`settle` records it after the batch.
     """
-    outcomes: list[Outcome | None] = [None] * len(claimed)
-    ready: list[tuple[int, OutgoingMail]] = []
-    for i, c in enumerate(claimed):
-        try:
-            ready.append((i, outgoing(c, settings)))
-        except Exception as exc:
-            logger.error("notification %s could not be rendered: %s", c.id, type(exc).__name__)
-            outcomes[i] = Outcome(False, "could not render: " + describe(exc, settings))
 
-    async def accepted(index: int) -> None:
-        if sessions is None:
-            return
-        try:
-            await mark_sent(sessions, claimed[ready[index][0]])
-        except Exception as exc:  # settle() tries again once the batch is over
-            logger.warning("a sent mail could not be recorded at once: %s", type(exc).__name__)
+    async def accepted(c: Claimed) -> None:
+        if sessions is not None:
+            await mark_sent(sessions, c)
 
-    if ready:
-        try:
-            results = await mailer.deliver([mail for _, mail in ready], accepted)
-        except Exception as exc:  # a Mailer must not raise; if one does, nothing was learnt
-            logger.error("the mailer failed: %s", type(exc).__name__)
-            results = [Outcome(False, describe(exc, settings), True) for _ in ready]
-        for (i, _), result in zip(ready, results, strict=True):
-            outcomes[i] = result
-    return [o if o is not None else Outcome(False, "not attempted", True) for o in outcomes]
+    return await send_each(claimed, lambda c: outgoing(c, settings), mailer, settings, accepted)
 
 
 async def settle(

@@ -4,14 +4,18 @@ mail domains and CC lists, and outgoing mail that can be answered."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from app.config import Settings
 from app.db.session import make_sessionmaker
 from app.domain.inbound import InboundSource
+from app.infra import answers
 from app.infra.blob_stores import make_storage
+from app.infra.mail import Accepted, Outcome, OutgoingMail, SmtpMailer
 from app.services import inbound as inbound_service
 from app.services.attachments import Uploads
 from tests import samples
@@ -278,3 +282,39 @@ def test_a_public_replys_files_travel_with_its_mail_or_as_links(
     sent = mailbox.one_to("mario.rossi@rossi.example")
     assert list(sent.message.iter_attachments()) == []
     assert "schema.png: http://sportello.test/api/v1/attachments/" in sent.text
+
+
+def test_each_answer_is_recorded_as_sent_as_soon_as_the_server_takes_it(
+    db: Database, settings: Settings, mailbox: SmtpSink
+) -> None:
+    """As the outbox's notifications: a worker killed mid-batch sends again only the answer
+    in flight, not those the server had already taken."""
+    for n in range(3):
+        row = _receive(db, settings, mail(f"x{n}@elsewhere.example", message_id=f"<a-{n}@x>"))
+        assert row.answer_kind == "unknown_sender"
+    recorded: list[str] = []
+
+    class Watched(SmtpMailer):
+        """The real mailer; after each mail the server took, the row is read back."""
+
+        async def deliver(
+            self, mails: Sequence[OutgoingMail], on_accepted: Accepted | None = None
+        ) -> list[Outcome]:
+            async def taken(index: int) -> None:
+                assert on_accepted is not None
+                await on_accepted(index)
+                answer_id = int(mails[index].message_id.split("-")[1].split(".")[0])
+                async with db.sessions() as session:
+                    status = await session.scalar(
+                        text("SELECT answer_status FROM inbound_mail WHERE id = :id"),
+                        {"id": answer_id},
+                    )
+                recorded.append(str(status))
+
+            return await super().deliver(mails, taken)
+
+    assert db.run(answers.dispatch(db.sessions, db.settings, Watched(db.settings))) == 3
+    assert recorded == ["sent", "sent", "sent"]
+    assert sorted(to for m in mailbox.messages for to in m.envelope_to) == [
+        f"x{n}@elsewhere.example" for n in range(3)
+    ]

@@ -155,7 +155,7 @@ async def main(url: str) -> None:
             await asyncio.to_thread(embedder.query, f"{n} {DRAFT_TEXT}")
             times.append((time.perf_counter() - t) * 1000)
             cpu.append((time.process_time() - c) * 1000)
-        print(f"{'embedding one draft (wall, cpu)':36}" + pct(times) + " |" + pct(cpu))
+        print(f"{'embedding one draft (wall, cpu)':40}" + pct(times) + " |" + pct(cpu))
 
     agent = Actor(role=Role.AGENT, user_id=None, customer_id=None, name="agent")
     small = Actor(role=Role.CUSTOMER, user_id=None, customer_id=3, name="small")
@@ -199,17 +199,26 @@ async def main(url: str) -> None:
             "suggest + model, 200, long draft",
             lambda s, n: suggestions.suggest(s, small, drafted(n, long=True), embedder),
         ),
+        (
+            "suggest + model, 20,000, one more solved",
+            lambda s, n: suggestions.suggest(s, big, drafted(n), embedder),
+        ),
     ]
     for name, call in calls:
         if embedder is None and "model" in name:
             continue
         times = []
         for n in range(RUNS):
+            if "one more solved" in name:
+                # Before each call (not timed), the worker stores one more of the customer's
+                # vectors: the call brings its held set up to date first.
+                async with sessions.begin() as session:
+                    await store_one_more(session, embedder.name if embedder else "", n)
             async with sessions() as session:
                 t = time.perf_counter()
                 await call(session, n)
                 times.append((time.perf_counter() - t) * 1000)
-        print(f"{name:36}" + pct(times) + "   runs: " + " ".join(f"{ms:.0f}" for ms in times))
+        print(f"{name:40}" + pct(times) + "   runs: " + " ".join(f"{ms:.0f}" for ms in times))
     print(f"process RSS at the end {rss_mb():.0f} MB")
     await engine.dispose()
 
@@ -228,9 +237,34 @@ LONG_TAIL = (
 
 
 def pct(times: list[float]) -> str:
-    ordered = sorted(times)
+    """p50 and p95 of the calls after the first (with 20 runs the p95 of all would be the
+    first call, which loads what a process then holds), and that first call apart."""
+    ordered = sorted(times[1:] or times)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f" p50 {ordered[len(ordered) // 2]:6.0f} p95 {p95:6.0f} ms"
+    return f" p50 {ordered[len(ordered) // 2]:5.0f} p95 {p95:5.0f} first {times[0]:5.0f} ms"
+
+
+async def store_one_more(session: AsyncSession, model: str, n: int) -> None:
+    """As the worker does for a ticket just solved: its vector in a new row (random, as all)."""
+    import numpy as np
+
+    ticket = (
+        await session.execute(
+            text(
+                "SELECT ticket_id FROM embedding WHERE customer_id = :c ORDER BY ticket_id"
+                " LIMIT 1 OFFSET :n"
+            ),
+            {"c": BIG_CUSTOMER, "n": n},
+        )
+    ).scalar_one()
+    v = np.random.default_rng(n).standard_normal(384).astype("<f4")
+    await session.execute(text("DELETE FROM embedding WHERE ticket_id = :t"), {"t": ticket})
+    await session.execute(
+        text(
+            "INSERT INTO embedding (ticket_id, customer_id, model, vector) VALUES (:t, :c, :m, :v)"
+        ),
+        {"t": ticket, "c": BIG_CUSTOMER, "m": model, "v": (v / np.linalg.norm(v)).tobytes()},
+    )
 
 
 def rss_mb() -> float:

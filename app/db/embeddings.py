@@ -54,9 +54,14 @@ async def latest(session: AsyncSession, customer_id: int | None) -> int:
     )
 
 
-async def article_vectors(session: AsyncSession, model: str) -> list[tuple[int, bytes]]:
+async def article_vectors(
+    session: AsyncSession, model: str, after: int = 0
+) -> list[tuple[int, bytes]]:
+    """The articles' vectors; with ``after``, only those stored since that :func:`latest`."""
     rows = await session.execute(
         select(Embedding.kb_article_id, Embedding.vector).where(
+            Embedding.customer_id.is_(None),
+            Embedding.id > after,
             Embedding.kb_article_id.is_not(None),
             Embedding.vector.is_not(None),
             Embedding.model == model,
@@ -66,11 +71,14 @@ async def article_vectors(session: AsyncSession, model: str) -> list[tuple[int, 
 
 
 async def ticket_vectors(
-    session: AsyncSession, model: str, customer_id: int
+    session: AsyncSession, model: str, customer_id: int, after: int = 0
 ) -> list[tuple[int, bytes]]:
+    """One customer's solved tickets' vectors; with ``after``, only those stored since that
+    :func:`latest` (the index on ``(customer_id, id)`` finds them)."""
     rows = await session.execute(
         select(Embedding.ticket_id, Embedding.vector).where(
             Embedding.customer_id == customer_id,
+            Embedding.id > after,
             Embedding.ticket_id.is_not(None),
             Embedding.vector.is_not(None),
             Embedding.model == model,

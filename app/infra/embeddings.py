@@ -150,6 +150,38 @@ class VectorSet:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def merged(self, rows: Sequence[tuple[int, bytes]]) -> VectorSet:
+        """A new set: this one with the given items' vectors replaced or added (this one is
+        shared by the requests in flight and does not change)."""
+        if not rows:
+            return self
+        if not self.ids:
+            return VectorSet(rows)
+        np = self._np
+        at = self._index()
+        matrix = self._matrix.copy()
+        ids = list(self.ids)
+        added: list[Any] = []
+        for item_id, vector in rows:
+            row = np.frombuffer(vector, dtype="<f4")
+            if row.shape[0] != matrix.shape[1]:
+                continue
+            if item_id in at:
+                matrix[at[item_id]] = row
+            else:
+                ids.append(item_id)
+                added.append(row)
+        if added:
+            matrix = np.vstack([matrix, np.stack(added)])
+        merged = VectorSet(())
+        merged.ids, merged._matrix = ids, matrix
+        return merged
+
+    def _index(self) -> dict[int, int]:
+        if self._at is None:  # built once per set (a set is shared and never changes)
+            self._at = {item_id: n for n, item_id in enumerate(self.ids)}
+        return self._at
+
     def nearest(self, query: bytes, k: int) -> list[tuple[int, float]]:
         """The ``k`` most similar items with their cosine, most similar first."""
         np = self._np
@@ -167,9 +199,7 @@ class VectorSet:
     def similarities(self, query: bytes, ids: Sequence[int]) -> dict[int, float]:
         """The cosine of the given items (those it holds) to the query."""
         np = self._np
-        if self._at is None:  # built once per set (a set is shared and never changes)
-            self._at = {item_id: n for n, item_id in enumerate(self.ids)}
-        at = self._at
+        at = self._index()
         rows = [at[i] for i in ids if i in at]
         if not rows:
             return {}

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, insert, select, update
@@ -32,6 +34,13 @@ SQLITE_BATCH = 4
 a run, so that a request's write waits a fraction of a second at most."""
 MAX_CACHED_TICKETS = 200_000
 """Solved tickets' vectors held in memory at most (1.5 KB each), the customers asked lately."""
+MAX_MERGES = 50
+"""Refreshes of a held set (each reading the vectors stored since) before it is read whole."""
+LOOKBACK_IDS = 64
+"""A refresh reads this many row ids before the held version as well (the worker's
+concurrent batches take ids a few dozen apart and may commit out of order)."""
+REREAD_SECONDS = 600.0
+"""A held set is read whole again after this long, whatever was merged into it."""
 
 
 def embedder_for(settings: Settings) -> Embedder | None:
@@ -117,13 +126,37 @@ async def embed_pending(
     return len(todo)
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A set of vectors as held: the version it is at, when it was last read whole, and how
+    many times it was refreshed since."""
+
+    version: int
+    vectors: VectorSet
+    read_at: float
+    merged: int = 0
+    """Refreshes since the set was read whole."""
+
+    def refreshable(self, version: int) -> bool:
+        """Whether reading only the vectors stored since is enough to reach ``version``.
+        A version that went back (its newest row deleted), many refreshes or an old read
+        make the set be read whole again: a ticket deleted or no longer solved leaves its
+        vector behind until then (harmless: what the caller may not see is filtered out
+        when the items are loaded)."""
+        return (
+            version > self.version
+            and self.merged < MAX_MERGES
+            and time.monotonic() - self.read_at < REREAD_SECONDS
+        )
+
+
 @dataclass
 class _Held:
-    """One database's vectors in this process: each set with the version it was loaded at."""
+    """One database's vectors in this process, each set with the version it was loaded at."""
 
     model: str = ""
-    articles: tuple[int, VectorSet] | None = None
-    tickets: OrderedDict[int, tuple[int, VectorSet]] = field(default_factory=OrderedDict)
+    articles: _Loaded | None = None
+    tickets: OrderedDict[int, _Loaded] = field(default_factory=OrderedDict)
 
 
 _held: weakref.WeakKeyDictionary[object, _Held] = weakref.WeakKeyDictionary()
@@ -132,8 +165,10 @@ _lock = threading.Lock()
 
 class Vectors:
     """The vectors of one database as this process holds them; each set is checked against
-    the database's version of it (one indexed max) when asked for, and reloaded if it moved:
-    a ticket solved for one customer reloads nobody else's."""
+    the database's version of it (one indexed max) when asked for and, if it moved, brought
+    up to date by reading the vectors stored since (a few rows by the same index), not the
+    whole set again: a customer of 20,000 solved tickets solving one more costs the next
+    suggestion one row, not 30 MB. A ticket solved for one customer touches nobody else's."""
 
     def __init__(self, session: AsyncSession, embedder: Embedder, held: _Held) -> None:
         self._session = session
@@ -150,26 +185,49 @@ class Vectors:
         return cls(session, embedder, held)
 
     async def articles(self) -> VectorSet:
+        model = self._embedder.name
         version = await store.latest(self._session, None)
-        found = self._held.articles
-        if found is None or found[0] != version:
-            rows = await store.article_vectors(self._session, self._embedder.name)
-            found = self._held.articles = (version, VectorSet(rows))
-        return found[1]
+        found = await _brought_up(
+            self._held.articles,
+            version,
+            lambda after: store.article_vectors(self._session, model, after),
+        )
+        self._held.articles = found
+        return found.vectors
 
     async def tickets(self, customer_id: int) -> VectorSet:
         held = self._held
+        model = self._embedder.name
         version = await store.latest(self._session, customer_id)
-        found = held.tickets.get(customer_id)
-        if found is None or found[0] != version:
-            rows = await store.ticket_vectors(self._session, self._embedder.name, customer_id)
-            found = held.tickets[customer_id] = (version, VectorSet(rows))
-            while sum(len(v) for _, v in held.tickets.values()) > MAX_CACHED_TICKETS:
-                if len(held.tickets) == 1:
-                    break
-                held.tickets.popitem(last=False)
+        found = await _brought_up(
+            held.tickets.get(customer_id),
+            version,
+            lambda after: store.ticket_vectors(self._session, model, customer_id, after),
+        )
+        held.tickets[customer_id] = found
+        while sum(len(v.vectors) for v in held.tickets.values()) > MAX_CACHED_TICKETS:
+            if len(held.tickets) == 1:
+                break
+            held.tickets.popitem(last=False)
         held.tickets.move_to_end(customer_id)
-        return found[1]
+        return found.vectors
+
+
+async def _brought_up(
+    found: _Loaded | None,
+    version: int,
+    read: Callable[[int], Awaitable[list[tuple[int, bytes]]]],
+) -> _Loaded:
+    """The held set at ``version``: as it is, merged with the vectors stored since, or read
+    whole."""
+    if found is not None and found.version == version:
+        return found
+    if found is not None and found.refreshable(version):
+        # A little before the held version too: a row of a transaction that took its id
+        # earlier but committed after the newer one was seen is picked up by the next read.
+        since = await read(max(0, found.version - LOOKBACK_IDS))
+        return _Loaded(version, found.vectors.merged(since), found.read_at, found.merged + 1)
+    return _Loaded(version, VectorSet(await read(0)), time.monotonic())
 
 
 def forget() -> None:

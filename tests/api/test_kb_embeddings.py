@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import struct
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import text
@@ -169,3 +171,74 @@ def test_searches_whose_words_find_nothing_fall_back_on_meaning(desk: Desk, db: 
     assert other.get("/solutions", params={"q": q}).json()["items"] == []
     # Something unrelated finds nothing either way.
     assert agent.get("/kb/articles", params={"q": "coffee machine"}).json()["items"] == []
+
+
+class Named:
+    """What the held vectors need of a model: its name (the vectors are written here)."""
+
+    name = "test-model"
+
+    def query(self, text: str) -> bytes:
+        raise AssertionError("not used")
+
+    def passages(self, texts: Sequence[str]) -> list[bytes]:
+        raise AssertionError("not used")
+
+
+def unit(axis: int) -> bytes:
+    vector = [0.0] * 8
+    vector[axis] = 1.0
+    return struct.pack("<8f", *vector)
+
+
+def test_held_vectors_follow_the_database_reading_only_what_is_new(
+    desk: Desk, db: Database
+) -> None:
+    """A customer's held vectors are brought up to date by the rows stored since (a newly
+    solved ticket, a ticket embedded again), and read whole when a row went away."""
+    embedding_service.forget()
+    agent = desk.agent()
+    customer = desk.customer()
+    t1, t2, t3 = (desk.ticket(agent, customer)["id"] for _ in range(3))
+
+    def store(ticket: int, axis: int) -> None:
+        db.execute("DELETE FROM embedding WHERE ticket_id = :t", t=ticket)
+        db.execute(
+            "INSERT INTO embedding (ticket_id, customer_id, model, vector)"
+            " VALUES (:t, :c, 'test-model', :v)",
+            t=ticket,
+            c=customer["id"],
+            v=unit(axis),
+        )
+
+    def nearest(axis: int) -> list[tuple[int, float]]:
+        async def go() -> list[tuple[int, float]]:
+            async with db.sessions() as session:
+                vectors = await embedding_service.Vectors.current(session, Named())
+                held = await vectors.tickets(customer["id"])
+                return held.nearest(unit(axis), 3)
+
+        return db.run(go())
+
+    def refreshes() -> int:
+        (held,) = embedding_service._held.values()
+        return held.tickets[customer["id"]].merged
+
+    store(t1, 0)
+    store(t2, 1)
+    assert nearest(0)[0] == (t1, 1.0)
+    assert refreshes() == 0
+    # A ticket solved and embedded since: merged in, the set not read again.
+    store(t3, 2)
+    assert nearest(2)[0] == (t3, 1.0)
+    assert refreshes() == 1
+    # A ticket embedded again (its solution edited): its new vector replaces the old.
+    store(t1, 3)
+    assert nearest(3)[0] == (t1, 1.0)
+    assert t1 not in [i for i, sim in nearest(0) if sim > 0.5]
+    assert len(nearest(0)) == 3 and refreshes() == 2
+    # The newest row deleted: the version went back, the set is read whole.
+    db.execute("DELETE FROM embedding WHERE ticket_id = :t", t=t1)
+    assert [i for i, _ in nearest(3)] == [t2, t3] or [i for i, _ in nearest(3)] == [t3, t2]
+    assert refreshes() == 0
+    embedding_service.forget()

@@ -43,15 +43,8 @@ from app.domain.tickets import (
     TicketStatus,
     TicketType,
 )
-from app.services.tickets.rows import (
-    Row,
-    join_marker,
-    reader,
-    to_row,
-    unread_clause,
-    with_bound_row_columns,
-    with_row_columns,
-)
+from app.services.tickets.items import Item, bound_item_query, item_query
+from app.services.tickets.rows import join_marker, reader, unread_clause
 from app.services.tickets.search import index_filter, walk
 from app.services.tickets.sorting import (
     Sort,
@@ -64,12 +57,7 @@ from app.services.tickets.sorting import (
     sort_key,
     time_cursor,
 )
-from app.services.visibility import (
-    bound_ticket_query,
-    bound_values,
-    ticket_query,
-    visible_tickets,
-)
+from app.services.visibility import bound_values, ticket_query, visible_tickets
 
 # A ticket number as people write it (any case, surrounding blanks): T-2026-000123.
 NUMBER = re.compile(r"\s*[Tt]-(\d{4})-(\d{1,6})\s*")
@@ -208,13 +196,11 @@ def _status_page_statement(staff: bool, statuses: int, sort: Sort, after: bool) 
     than the database spends answering it (1.4 ms of a 6 ms request, measured at 10,000
     tickets); the same statement object also keeps its cache key.
     """
-    stmt = with_bound_row_columns(bound_ticket_query(staff))
+    stmt = bound_item_query(staff)
     if statuses:
-        status_type = Ticket.__table__.c.status.type
+        status = Ticket.__table__.c.status  # the column: the statement stays Core
         stmt = stmt.where(
-            Ticket.status.in_(
-                [bindparam(f"status_{i}", type_=status_type) for i in range(statuses)]
-            )
+            status.in_([bindparam(f"status_{i}", type_=status.type) for i in range(statuses)])
         )
     if after:
         stmt = stmt.where(
@@ -234,7 +220,7 @@ async def _status_page(
     sort: Sort,
     key: list[Any] | None,
     limit: int,
-) -> list[Any]:
+) -> list[Item]:
     params: dict[str, Any] = {**bound_values(actor), "reader": reader(actor), "limit": limit + 1}
     params.update({f"status_{i}": status for i, status in enumerate(statuses)})
     if key is not None:
@@ -278,8 +264,9 @@ async def list_page(
     sort: Sort,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Row], str | None]:
-    """A page of the tickets the caller may see, filtered, in a stable keyset order.
+) -> tuple[list[Item], str | None]:
+    """A page of the tickets the caller may see, filtered, in a stable keyset order, as
+    list items (Core rows, :mod:`app.services.tickets.items`).
 
     One statement per page whatever its size (two for ``sort=severity`` and ``sort=due``):
     the names, areas and read markers of the rows are joined in. Teams, tags and service
@@ -299,7 +286,7 @@ async def list_page(
     key = decode_cursor(cursor) if cursor is not None else None
     if sort in _BY_TIME and replace(filters, status=[]) == Filters():
         return _page(
-            await _status_page(session, actor, filters.status, sort, key, limit), actor, sort, limit
+            await _status_page(session, actor, filters.status, sort, key, limit), sort, limit
         )
     dialect = fulltext.dialect_of(session)
     clauses = _filter_clauses(dialect, filters, actor)
@@ -317,12 +304,12 @@ async def list_page(
             first = first.where(after(sort, key))
         first = first.order_by(*ordering(sort))
         walked = await walk(session, first, sort.value.startswith("-"), words, limit)
-    stmt = with_row_columns(ticket_query(actor), actor)
+    stmt = item_query(actor)
     if walked is not None:
         # The page's tickets, by primary key (the cursor is already applied).
         stmt = stmt.where(Ticket.id == any_(literal(walked, ARRAY(Integer))))
         results = list((await session.execute(stmt.order_by(*ordering(sort)))).all())
-        return _page(results, actor, sort, limit)
+        return _page(results, sort, limit)
     for clause in clauses:
         stmt = stmt.where(clause)
     if words is not None:
@@ -340,17 +327,14 @@ async def list_page(
         results = list(
             (await session.execute(stmt.order_by(*ordering(sort)).limit(limit + 1))).all()
         )
-    return _page(results, actor, sort, limit)
+    return _page(results, sort, limit)
 
 
-def _page(
-    results: Sequence[Any], actor: Actor, sort: Sort, limit: int
-) -> tuple[list[Row], str | None]:
-    rows = [to_row(r, actor) for r in results]
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_cursor(sort_key(rows[-1].ticket, sort))
-    return rows, None
+def _page(results: Sequence[Item], sort: Sort, limit: int) -> tuple[list[Item], str | None]:
+    if len(results) > limit:
+        rows = list(results[:limit])
+        return rows, encode_cursor(sort_key(rows[-1], sort))
+    return list(results), None
 
 
 async def counts(session: AsyncSession, actor: Actor, filters: Filters) -> dict[TicketStatus, int]:

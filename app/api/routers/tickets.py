@@ -268,7 +268,7 @@ async def count_tickets(
     updated_after: DayOrInstant | None = None,
     number: NumberFilter = None,
     unread: UnreadFilter = None,
-) -> StatusCounts:
+) -> Response:
     """How many tickets the caller may see in each status (every status listed, zeros
     included), with the same filters as the list: tabs and badges in one call."""
     found = await ticket_service.counts(
@@ -291,7 +291,7 @@ async def count_tickets(
             unread=unread,
         ),
     )
-    return StatusCounts(counts=found, total=sum(found.values()))
+    return json_response(StatusCounts(counts=found, total=sum(found.values())))
 
 
 @router.get(

@@ -13,7 +13,7 @@ from app.api.schemas.common import Page
 from app.api.schemas.ticket_items import page_body
 from app.api.schemas.tickets import TicketItem, staff_view
 from app.domain.access import Actor, Role, Scope
-from app.domain.tickets import Severity, TicketStatus
+from app.domain.tickets import Severity, TicketStatus, TicketType
 from app.services import tickets as ticket_service
 from app.services.tickets.rows import to_row, with_row_columns
 from app.services.tickets.sorting import ordering
@@ -71,6 +71,7 @@ def _world(desk: Desk) -> dict[str, Any]:
     )
     return {
         "customer": customer,
+        "area": area,
         "other": other,
         "agent": Actor(role=Role.AGENT, user_id=agent_row["id"], customer_id=None, name="Anna"),
         "client": Actor(
@@ -131,13 +132,16 @@ def test_list_items_are_the_bytes_the_models_write(desk: Desk, db: Database) -> 
                 ticket_service.Filters(status=[TicketStatus.OPEN]),
                 ticket_service.Filters(severity=Severity.NORMAL),
                 ticket_service.Filters(customer_id=world["customer"]["id"]),
+                ticket_service.Filters(category_id=world["area"]["id"], type=TicketType.TECHNICAL),
+                # (API keys have no read markers: 400)
+                *([ticket_service.Filters(unread=True)] if who != "key" else []),
             ):
                 for sort in ("-created_at", "updated_at"):
                     for limit in (2, 25):
                         new, old = _both(db, world[who], lang, filters, sort, limit)
                         assert new == old, (who, lang, filters, sort, limit)
                         cases += 1
-    assert cases == 4 * 3 * 4 * 2 * 2
+    assert cases == (3 * 6 + 5) * 3 * 2 * 2
     # What the cases cover: the escapes, the languages' fallbacks, unread both ways, no actor.
     agent_page, _ = _both(db, world["agent"], "es", ticket_service.Filters(), "-created_at", 25)
     assert "日本 😀".encode() in agent_page  # written raw, as pydantic writes it

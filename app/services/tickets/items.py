@@ -14,21 +14,17 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Integer,
     Select,
     String,
     and_,
     bindparam,
-    literal,
     select,
     type_coerce,
 )
 from sqlalchemy.engine import Row
 
 from app.db.models import Category, Customer, ReadMarker, Ticket, User
-from app.domain.access import Actor
-from app.services.tickets.rows import reader
 
 Item = Row[*tuple[Any, ...]]
 """One list item's columns (:data:`COLUMNS`): the ticket's (by attribute name; the enums
@@ -82,7 +78,13 @@ COLUMNS = tuple(c.key for c in _columns())
 """The names of an item's columns, in order (``ticket_items`` unpacks them in this order)."""
 
 
-def _item_select(reader: ColumnElement[int]) -> Select[Any]:
+@lru_cache(maxsize=2)
+def bound_item_query(staff: bool) -> Select[Any]:
+    """The tickets the caller may see, as list items (add filters, order and limit), built
+    once per kind of caller: ``reader`` (``rows.reader``) and a customer's ``customer_id``
+    bound at execution (:func:`app.services.visibility.bound_values`). The caller's read
+    marker is joined (``ReadMarker`` in a filter is the caller's)."""
+    reader = bindparam("reader", type_=Integer())
     joined = (
         _ticket.join(_customer, _customer.c.id == _ticket.c.customer_id)
         .outerjoin(_requester, _requester.c.id == _ticket.c.requester_id)
@@ -91,26 +93,8 @@ def _item_select(reader: ColumnElement[int]) -> Select[Any]:
         .outerjoin(_parent_area, _parent_area.c.id == _area.c.parent_id)
         .outerjoin(_marker, and_(_marker.c.ticket_id == _ticket.c.id, _marker.c.user_id == reader))
     )
-    return select(*_columns()).select_from(joined)
-
-
-def item_query(actor: Actor) -> Select[Any]:
-    """The tickets ``actor`` may see, as list items (add filters, order and limit).
-
-    The read marker is joined (``ReadMarker`` in a filter refers to the caller's)."""
-    stmt = _item_select(literal(reader(actor)))
-    if not actor.is_staff:
-        # visible_tickets(), on the table's column.
-        stmt = stmt.where(_ticket.c.customer_id == actor.customer_id)
-    return stmt
-
-
-@lru_cache(maxsize=2)
-def bound_item_query(staff: bool) -> Select[Any]:
-    """:func:`item_query` built once per kind of caller: ``reader`` (``rows.reader``) and a
-    customer's ``customer_id`` bound at execution
-    (:func:`app.services.visibility.bound_values`)."""
-    stmt = _item_select(bindparam("reader", type_=Integer()))
+    stmt = select(*_columns()).select_from(joined)
     if not staff:
+        # visible_tickets(), with the customer bound.
         stmt = stmt.where(_ticket.c.customer_id == bindparam("customer_id"))
     return stmt

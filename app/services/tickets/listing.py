@@ -43,7 +43,7 @@ from app.domain.tickets import (
     TicketStatus,
     TicketType,
 )
-from app.services.tickets.items import Item, bound_item_query, item_query
+from app.services.tickets.items import Item, bound_item_query
 from app.services.tickets.rows import join_marker, reader, unread_clause
 from app.services.tickets.search import index_filter, walk
 from app.services.tickets.sorting import (
@@ -117,66 +117,72 @@ class Filters:
 
 
 def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElement[bool]]:
+    # The tables' columns, not the mapped attributes: the list's statement stays Core (an
+    # ORM attribute would have SQLAlchemy run it through the ORM's result loading).
+    ticket, category = Ticket.__table__.c, Category.__table__.c
+    tagged_ticket, tag = TicketTag.__table__.c, Tag.__table__.c
     clauses: list[ColumnElement[bool]] = []
     if f.number is not None:
         number = as_number(f.number)
         if number is None:
             raise InvalidInput("A ticket number reads like T-2026-000123.", ["query", "number"])
-        clauses.append(Ticket.number == number)
+        clauses.append(ticket.number == number)
     if f.unread is not None:
         if actor.user_id is None:
             raise InvalidInput("API keys have no read markers.", ["query", "unread"])
         unread = unread_clause(actor)
         clauses.append(unread if f.unread else ~unread)
     if f.status:
-        clauses.append(Ticket.status.in_(f.status))
+        clauses.append(ticket.status.in_(f.status))
     if f.type is not None:
-        clauses.append(Ticket.type == f.type)
+        clauses.append(ticket.type == f.type)
     if f.category_id is not None:
-        family = select(Category.id).where(
-            or_(Category.id == f.category_id, Category.parent_id == f.category_id)
+        family = select(category.id).where(
+            or_(category.id == f.category_id, category.parent_id == f.category_id)
         )
-        clauses.append(Ticket.category_id.in_(family))
+        clauses.append(ticket.category_id.in_(family))
     for column, value in (
-        (Ticket.severity, f.severity),
-        (Ticket.order_id, f.order_id),
-        (Ticket.customer_id, f.customer_id),
-        (Ticket.assignee_id, f.assignee_id),
-        (Ticket.requester_id, f.requester_id),
+        (ticket.severity, f.severity),
+        (ticket.order_id, f.order_id),
+        (ticket.customer_id, f.customer_id),
+        (ticket.assignee_id, f.assignee_id),
+        (ticket.requester_id, f.requester_id),
     ):
         if value is not None:
             clauses.append(column == value)
     if f.created_after is not None:
-        clauses.append(Ticket.created_at >= f.created_after)
+        clauses.append(ticket.created_at >= f.created_after)
     if f.created_before is not None:
-        clauses.append(Ticket.created_at < f.created_before)
+        clauses.append(ticket.created_at < f.created_before)
     if f.updated_after is not None:
-        clauses.append(Ticket.updated_at >= f.updated_after)
+        clauses.append(ticket.updated_at >= f.updated_after)
     if f.q is not None and as_number(f.q) is not None:
         # Someone pasted a ticket number into the search box: find that ticket.
-        clauses.append(Ticket.number == as_number(f.q))
+        clauses.append(ticket.number == as_number(f.q))
     if f.team_ids is not None:
-        clauses.append(Ticket.team_id.in_(f.team_ids))
+        clauses.append(ticket.team_id.in_(f.team_ids))
     if f.unassigned:
-        clauses.append(Ticket.assignee_id.is_(None))
+        clauses.append(ticket.assignee_id.is_(None))
     if f.sla is not None:
         now = utcnow()
         if f.sla.breached:
-            clauses.append(Ticket.sla_due_at <= at_time(now))
+            clauses.append(ticket.sla_due_at <= at_time(now))
         else:
-            clauses.append(Ticket.sla_due_at > at_time(now))
+            clauses.append(ticket.sla_due_at > at_time(now))
             clauses.append(
-                Ticket.sla_due_at <= at_time(now + timedelta(minutes=f.sla.within_minutes))
+                ticket.sla_due_at <= at_time(now + timedelta(minutes=f.sla.within_minutes))
             )
     if f.tags:
         tagged = (
-            select(TicketTag.ticket_id)
-            .join(Tag, Tag.id == TicketTag.tag_id)
-            .where(Tag.name.in_(f.tags))
+            select(tagged_ticket.ticket_id)
+            .join(Tag.__table__, tag.id == tagged_ticket.tag_id)
+            .where(tag.name.in_(f.tags))
         )
         if f.tag_mode is TagMode.ALL:
-            tagged = tagged.group_by(TicketTag.ticket_id).having(func.count() == len(set(f.tags)))
-        clauses.append(Ticket.id.in_(tagged))
+            tagged = tagged.group_by(tagged_ticket.ticket_id).having(
+                func.count() == len(set(f.tags))
+            )
+        clauses.append(ticket.id.in_(tagged))
     return clauses
 
 
@@ -304,29 +310,30 @@ async def list_page(
             first = first.where(after(sort, key))
         first = first.order_by(*ordering(sort))
         walked = await walk(session, first, sort.value.startswith("-"), words, limit)
-    stmt = item_query(actor)
+    # The items' statement is built once (bound_item_query): only the filters are added per
+    # request (building its 44 columns and 6 joins cost 0.3 ms of CPU per request).
+    stmt = bound_item_query(actor.is_staff)
+    params: dict[str, Any] = {**bound_values(actor), "reader": reader(actor)}
     if walked is not None:
         # The page's tickets, by primary key (the cursor is already applied).
-        stmt = stmt.where(Ticket.id == any_(literal(walked, ARRAY(Integer))))
-        results = list((await session.execute(stmt.order_by(*ordering(sort)))).all())
+        stmt = stmt.where(Ticket.__table__.c.id == any_(literal(walked, ARRAY(Integer))))
+        results = list((await session.execute(stmt.order_by(*ordering(sort)), params)).all())
         return _page(results, sort, limit)
-    for clause in clauses:
-        stmt = stmt.where(clause)
+    stmt = stmt.where(*clauses)
     if words is not None:
         search = await index_filter(session, dialect, words, walked=walk_tried)
         if search is None:
             return [], None
         stmt = stmt.where(search)
     if sort is Sort.SEVERITY:
-        results = await page_by_severity(session, stmt, limit + 1, key)
+        results = await page_by_severity(session, stmt, params, limit + 1, key)
     elif sort is Sort.DUE:
-        results = await page_by_due(session, stmt, limit + 1, key)
+        results = await page_by_due(session, stmt, params, limit + 1, key)
     else:
         if key is not None:
             stmt = stmt.where(after(sort, key))
-        results = list(
-            (await session.execute(stmt.order_by(*ordering(sort)).limit(limit + 1))).all()
-        )
+        stmt = stmt.order_by(*ordering(sort)).limit(limit + 1)
+        results = list((await session.execute(stmt, params)).all())
     return _page(results, sort, limit)
 
 

@@ -116,7 +116,7 @@ SEVERITY_ORDER = sorted(Severity, key=lambda s: s.value)
 
 
 async def page_by_severity(
-    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any], n: int, key: list[Any] | None
 ) -> list[Any]:
     """Up to ``n`` rows by severity, newest first within each: one index range per severity.
 
@@ -127,16 +127,16 @@ async def page_by_severity(
     start = _severity_cursor(key) if key is not None else None
     rows: list[Any] = []
     for severity in SEVERITY_ORDER:
-        part = stmt.where(Ticket.severity == severity)
+        part = stmt.where(_ticket.severity == severity)
         if start is not None:
             if SEVERITY_ORDER.index(severity) < SEVERITY_ORDER.index(start[0]):
                 continue
             if severity is start[0]:
                 part = part.where(
-                    tuple_(Ticket.created_at, Ticket.id) < tuple_(at_time(start[1]), start[2])
+                    tuple_(_ticket.created_at, _ticket.id) < tuple_(at_time(start[1]), start[2])
                 )
-        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.execute(part)).all())
+        part = part.order_by(_ticket.created_at.desc(), _ticket.id.desc()).limit(n - len(rows))
+        rows.extend((await session.execute(part, params)).all())
         if len(rows) >= n:
             break
     return rows
@@ -153,7 +153,7 @@ def _due_cursor(key: list[Any]) -> tuple[datetime | None, datetime, int]:
 
 
 async def page_by_due(
-    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any], n: int, key: list[Any] | None
 ) -> list[Any]:
     """Up to ``n`` rows by next due time, then the tickets with none, newest first.
 
@@ -164,19 +164,19 @@ async def page_by_due(
     start = _due_cursor(key) if key is not None else None
     rows: list[Any] = []
     if start is None or start[0] is not None:
-        part = stmt.where(Ticket.sla_due_at.is_not(None))
+        part = stmt.where(_ticket.sla_due_at.is_not(None))
         if start is not None and start[0] is not None:
             part = part.where(
-                tuple_(Ticket.sla_due_at, Ticket.id) > tuple_(at_time(start[0]), start[2])
+                tuple_(_ticket.sla_due_at, _ticket.id) > tuple_(at_time(start[0]), start[2])
             )
-        part = part.order_by(Ticket.sla_due_at.asc(), Ticket.id.asc()).limit(n)
-        rows.extend((await session.execute(part)).all())
+        part = part.order_by(_ticket.sla_due_at.asc(), _ticket.id.asc()).limit(n)
+        rows.extend((await session.execute(part, params)).all())
     if len(rows) < n:
-        part = stmt.where(Ticket.sla_due_at.is_(None))
+        part = stmt.where(_ticket.sla_due_at.is_(None))
         if start is not None and start[0] is None:
             part = part.where(
-                tuple_(Ticket.created_at, Ticket.id) < tuple_(at_time(start[1]), start[2])
+                tuple_(_ticket.created_at, _ticket.id) < tuple_(at_time(start[1]), start[2])
             )
-        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.execute(part)).all())
+        part = part.order_by(_ticket.created_at.desc(), _ticket.id.desc()).limit(n - len(rows))
+        rows.extend((await session.execute(part, params)).all())
     return rows

@@ -5,7 +5,8 @@ joined load for every row, for objects the request only reads once to write JSON
 The list selects the ticket table's columns and the joined names as plain rows
 (labelled like the model's attributes, so ``row.status``, ``row.created_at``...), and
 the API writes the items from them (``app/api/schemas/ticket_items.py``). Measured
-alone at 10,000 tickets, the ORM page cost 1.9-2.1 ms of CPU, the Core rows about 1.1.
+alone at 10,000 tickets (25 open tickets, PostgreSQL), the page's statement and rows
+cost 1.1-1.2 ms of CPU as ORM objects, 0.5 ms as Core rows.
 """
 
 from __future__ import annotations

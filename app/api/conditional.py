@@ -53,7 +53,11 @@ def json_or_304(if_none_match: str | None, model: BaseModel) -> Response:
     The tag hashes exactly what is sent (the caller's language and read markers included),
     so it changes whenever the answer would.
     """
-    body = model.model_dump_json(by_alias=True).encode()
+    return bytes_or_304(if_none_match, model.model_dump_json(by_alias=True).encode())
+
+
+def bytes_or_304(if_none_match: str | None, body: bytes) -> Response:
+    """:func:`json_or_304` for a body already written as JSON."""
     etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
     if matches(if_none_match, etag):
         return not_modified(etag)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import SavedView, Ticket
+from app.db.models import SavedView
 from app.domain.access import Actor, Role, Scope, require_staff
 from app.domain.errors import Forbidden, InvalidInput, NotFound
 from app.domain.tickets import TicketStatus
@@ -152,7 +152,7 @@ async def to_filters(
 
 async def page(
     session: AsyncSession, actor: Actor, view_id: str, *, limit: int, cursor: str | None
-) -> tuple[list[Ticket], str | None, int]:
+) -> tuple[list[ticket_service.Item], str | None, int]:
     view = await get(session, actor, view_id)
     try:
         filters = await to_filters(session, actor, view.filters)
@@ -163,4 +163,4 @@ async def page(
         session, actor, filters, sort=sort, limit=limit, cursor=cursor
     )
     total = await ticket_service.count(session, actor, filters)
-    return [row.ticket for row in rows], next_cursor, total
+    return rows, next_cursor, total

@@ -121,6 +121,19 @@ def test_a_list_page_costs_the_same_whatever_its_size(
     assert page.count == first.count
 
 
+@pytest.mark.parametrize(
+    "who, params", [("user", {}), ("agent", {}), ("agent", {"type": "technical"})]
+)
+def test_the_counts_per_status_are_one_statement(
+    desk: Desk, statements: StatementLog, world: dict[str, Any], who: str, params: dict[str, str]
+) -> None:
+    for _ in range(3):
+        desk.ticket(world["user"], world["customer"])
+    log = measure(statements, lambda: world[who].get("/tickets/counts", params=params))
+    # The caller, then one grouped count.
+    assert log.count == 2, log.kinds()
+
+
 def test_a_search_that_matches_nothing_reads_no_ticket(
     db: Database, desk: Desk, statements: StatementLog, world: dict[str, Any]
 ) -> None:

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.body import JsonBody, UploadsDep, json_or_multipart, read_json_model
-from app.api.conditional import IfNoneMatch, json_or_304, json_response, matches, not_modified
+from app.api.conditional import (
+    IfNoneMatch,
+    bytes_or_304,
+    json_or_304,
+    json_response,
+    matches,
+    not_modified,
+)
 from app.api.deps import CurrentActor, Cursor, Id, IdFilter, Limit, SessionDep
 from app.api.i18n import CallerLang
 from app.api.idempotency import REPLAYED, IdempotencyKey, idempotent
@@ -16,6 +23,7 @@ from app.api.paging import TimelineLimit
 from app.api.problems import responses
 from app.api.schemas.common import Page
 from app.api.schemas.sla import SlaQuery, TagName, TargetRead, TicketSlaRead
+from app.api.schemas.ticket_items import page_body
 from app.api.schemas.tickets import (
     AttachmentRead,
     DayOrInstant,
@@ -27,7 +35,6 @@ from app.api.schemas.tickets import (
     TicketCreate,
     TicketDetail,
     TicketItem,
-    TicketRead,
     TicketUpdate,
     instant_of,
     staff_view,
@@ -82,10 +89,6 @@ async def detail(
         clocks,
     )
     return staff_view(detail, actor)
-
-
-def item(ticket: Ticket, actor: Actor) -> TicketRead:
-    return staff_view(TicketRead.of(ticket), actor)
 
 
 def _contact(body: TicketCreate | FollowUpCreate) -> ticket_service.Contact:
@@ -237,16 +240,7 @@ async def list_tickets(
         limit=limit,
         cursor=cursor,
     )
-    page: Page[TicketItem] = Page(
-        items=[
-            staff_view(
-                TicketItem.build(row, ticket_service.allowed_for(row.ticket, actor), lang), actor
-            )
-            for row in rows
-        ],
-        next_cursor=next_cursor,
-    )
-    return json_or_304(if_none_match, page)
+    return bytes_or_304(if_none_match, page_body(rows, next_cursor, actor, lang))
 
 
 @router.get(
@@ -274,7 +268,7 @@ async def count_tickets(
     updated_after: DayOrInstant | None = None,
     number: NumberFilter = None,
     unread: UnreadFilter = None,
-) -> StatusCounts:
+) -> Response:
     """How many tickets the caller may see in each status (every status listed, zeros
     included), with the same filters as the list: tabs and badges in one call."""
     found = await ticket_service.counts(
@@ -297,7 +291,7 @@ async def count_tickets(
             unread=unread,
         ),
     )
-    return StatusCounts(counts=found, total=sum(found.values()))
+    return json_response(StatusCounts(counts=found, total=sum(found.values())))
 
 
 @router.get(

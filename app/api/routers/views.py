@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Response, status
 
 from app.api.deps import CurrentActor, Cursor, Limit, SessionDep
 from app.api.problems import responses
-from app.api.routers.tickets import item
 from app.api.schemas.common import Output
 from app.api.schemas.teams import ViewIn, ViewList, ViewRead
+from app.api.schemas.ticket_items import item_fields
 from app.api.schemas.tickets import TicketRead
 from app.services import views as view_service
 
@@ -82,7 +82,12 @@ async def list_view_tickets(
     items, next_cursor, total = await view_service.page(
         session, actor, view_id, limit=limit, cursor=cursor
     )
-    return ViewPage(items=[item(t, actor) for t in items], next_cursor=next_cursor, count=total)
+    return ViewPage(
+        # TicketRead is the first part of a list item: the rest is ignored.
+        items=[TicketRead.model_validate(item_fields(i, actor, "", [])) for i in items],
+        next_cursor=next_cursor,
+        count=total,
+    )
 
 
 @router.delete(

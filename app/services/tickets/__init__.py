@@ -4,8 +4,9 @@ A package split by use case; callers import it by role
 (``from app.services import tickets as ticket_service``) and use the names below.
 """
 
-from app.services.tickets.common import allowed_for, check_if_match, etag
+from app.services.tickets.common import allowed_for, allowed_from, check_if_match, etag
 from app.services.tickets.editing import events, get, update
+from app.services.tickets.items import Item
 from app.services.tickets.jobs import automatic_moves, purge_idempotency_keys
 from app.services.tickets.listing import (
     Filters,
@@ -33,12 +34,14 @@ __all__ = [
     "Contact",
     "Filters",
     "FollowUp",
+    "Item",
     "NewTicket",
     "Row",
     "SlaFilter",
     "Sort",
     "TagMode",
     "allowed_for",
+    "allowed_from",
     "apply_move",
     "automatic_moves",
     "change_status",

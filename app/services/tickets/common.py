@@ -36,6 +36,11 @@ def check_if_match(ticket: Ticket, if_match: str | None) -> None:
 
 def allowed_for(ticket: Ticket, actor: Actor) -> list[TicketStatus]:
     """The moves the caller may make now (none for an API key that may not write tickets)."""
+    return allowed_from(ticket.status, actor)
+
+
+def allowed_from(status: TicketStatus, actor: Actor) -> list[TicketStatus]:
+    """:func:`allowed_for` a ticket in ``status`` (a list item has no ORM ticket)."""
     if actor.scopes is not None and Scope.TICKETS_WRITE not in actor.scopes:
         return []
-    return allowed_moves(ticket.status, mover_of(actor))
+    return allowed_moves(status, mover_of(actor))

@@ -43,15 +43,8 @@ from app.domain.tickets import (
     TicketStatus,
     TicketType,
 )
-from app.services.tickets.rows import (
-    Row,
-    join_marker,
-    reader,
-    to_row,
-    unread_clause,
-    with_bound_row_columns,
-    with_row_columns,
-)
+from app.services.tickets.items import Item, bound_item_query
+from app.services.tickets.rows import join_marker, reader, unread_clause
 from app.services.tickets.search import index_filter, walk
 from app.services.tickets.sorting import (
     Sort,
@@ -64,12 +57,7 @@ from app.services.tickets.sorting import (
     sort_key,
     time_cursor,
 )
-from app.services.visibility import (
-    bound_ticket_query,
-    bound_values,
-    ticket_query,
-    visible_tickets,
-)
+from app.services.visibility import bound_values, ticket_query, visible_tickets
 
 # A ticket number as people write it (any case, surrounding blanks): T-2026-000123.
 NUMBER = re.compile(r"\s*[Tt]-(\d{4})-(\d{1,6})\s*")
@@ -129,66 +117,72 @@ class Filters:
 
 
 def _filter_clauses(dialect: str, f: Filters, actor: Actor) -> list[ColumnElement[bool]]:
+    # The tables' columns, not the mapped attributes: the list's statement stays Core (an
+    # ORM attribute would have SQLAlchemy run it through the ORM's result loading).
+    ticket, category = Ticket.__table__.c, Category.__table__.c
+    tagged_ticket, tag = TicketTag.__table__.c, Tag.__table__.c
     clauses: list[ColumnElement[bool]] = []
     if f.number is not None:
         number = as_number(f.number)
         if number is None:
             raise InvalidInput("A ticket number reads like T-2026-000123.", ["query", "number"])
-        clauses.append(Ticket.number == number)
+        clauses.append(ticket.number == number)
     if f.unread is not None:
         if actor.user_id is None:
             raise InvalidInput("API keys have no read markers.", ["query", "unread"])
         unread = unread_clause(actor)
         clauses.append(unread if f.unread else ~unread)
     if f.status:
-        clauses.append(Ticket.status.in_(f.status))
+        clauses.append(ticket.status.in_(f.status))
     if f.type is not None:
-        clauses.append(Ticket.type == f.type)
+        clauses.append(ticket.type == f.type)
     if f.category_id is not None:
-        family = select(Category.id).where(
-            or_(Category.id == f.category_id, Category.parent_id == f.category_id)
+        family = select(category.id).where(
+            or_(category.id == f.category_id, category.parent_id == f.category_id)
         )
-        clauses.append(Ticket.category_id.in_(family))
+        clauses.append(ticket.category_id.in_(family))
     for column, value in (
-        (Ticket.severity, f.severity),
-        (Ticket.order_id, f.order_id),
-        (Ticket.customer_id, f.customer_id),
-        (Ticket.assignee_id, f.assignee_id),
-        (Ticket.requester_id, f.requester_id),
+        (ticket.severity, f.severity),
+        (ticket.order_id, f.order_id),
+        (ticket.customer_id, f.customer_id),
+        (ticket.assignee_id, f.assignee_id),
+        (ticket.requester_id, f.requester_id),
     ):
         if value is not None:
             clauses.append(column == value)
     if f.created_after is not None:
-        clauses.append(Ticket.created_at >= f.created_after)
+        clauses.append(ticket.created_at >= f.created_after)
     if f.created_before is not None:
-        clauses.append(Ticket.created_at < f.created_before)
+        clauses.append(ticket.created_at < f.created_before)
     if f.updated_after is not None:
-        clauses.append(Ticket.updated_at >= f.updated_after)
+        clauses.append(ticket.updated_at >= f.updated_after)
     if f.q is not None and as_number(f.q) is not None:
         # Someone pasted a ticket number into the search box: find that ticket.
-        clauses.append(Ticket.number == as_number(f.q))
+        clauses.append(ticket.number == as_number(f.q))
     if f.team_ids is not None:
-        clauses.append(Ticket.team_id.in_(f.team_ids))
+        clauses.append(ticket.team_id.in_(f.team_ids))
     if f.unassigned:
-        clauses.append(Ticket.assignee_id.is_(None))
+        clauses.append(ticket.assignee_id.is_(None))
     if f.sla is not None:
         now = utcnow()
         if f.sla.breached:
-            clauses.append(Ticket.sla_due_at <= at_time(now))
+            clauses.append(ticket.sla_due_at <= at_time(now))
         else:
-            clauses.append(Ticket.sla_due_at > at_time(now))
+            clauses.append(ticket.sla_due_at > at_time(now))
             clauses.append(
-                Ticket.sla_due_at <= at_time(now + timedelta(minutes=f.sla.within_minutes))
+                ticket.sla_due_at <= at_time(now + timedelta(minutes=f.sla.within_minutes))
             )
     if f.tags:
         tagged = (
-            select(TicketTag.ticket_id)
-            .join(Tag, Tag.id == TicketTag.tag_id)
-            .where(Tag.name.in_(f.tags))
+            select(tagged_ticket.ticket_id)
+            .join(Tag.__table__, tag.id == tagged_ticket.tag_id)
+            .where(tag.name.in_(f.tags))
         )
         if f.tag_mode is TagMode.ALL:
-            tagged = tagged.group_by(TicketTag.ticket_id).having(func.count() == len(set(f.tags)))
-        clauses.append(Ticket.id.in_(tagged))
+            tagged = tagged.group_by(tagged_ticket.ticket_id).having(
+                func.count() == len(set(f.tags))
+            )
+        clauses.append(ticket.id.in_(tagged))
     return clauses
 
 
@@ -208,13 +202,11 @@ def _status_page_statement(staff: bool, statuses: int, sort: Sort, after: bool) 
     than the database spends answering it (1.4 ms of a 6 ms request, measured at 10,000
     tickets); the same statement object also keeps its cache key.
     """
-    stmt = with_bound_row_columns(bound_ticket_query(staff))
+    stmt = bound_item_query(staff)
     if statuses:
-        status_type = Ticket.__table__.c.status.type
+        status = Ticket.__table__.c.status  # the column: the statement stays Core
         stmt = stmt.where(
-            Ticket.status.in_(
-                [bindparam(f"status_{i}", type_=status_type) for i in range(statuses)]
-            )
+            status.in_([bindparam(f"status_{i}", type_=status.type) for i in range(statuses)])
         )
     if after:
         stmt = stmt.where(
@@ -234,7 +226,7 @@ async def _status_page(
     sort: Sort,
     key: list[Any] | None,
     limit: int,
-) -> list[Any]:
+) -> list[Item]:
     params: dict[str, Any] = {**bound_values(actor), "reader": reader(actor), "limit": limit + 1}
     params.update({f"status_{i}": status for i, status in enumerate(statuses)})
     if key is not None:
@@ -278,8 +270,9 @@ async def list_page(
     sort: Sort,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Row], str | None]:
-    """A page of the tickets the caller may see, filtered, in a stable keyset order.
+) -> tuple[list[Item], str | None]:
+    """A page of the tickets the caller may see, filtered, in a stable keyset order, as
+    list items (Core rows, :mod:`app.services.tickets.items`).
 
     One statement per page whatever its size (two for ``sort=severity`` and ``sort=due``):
     the names, areas and read markers of the rows are joined in. Teams, tags and service
@@ -299,7 +292,7 @@ async def list_page(
     key = decode_cursor(cursor) if cursor is not None else None
     if sort in _BY_TIME and replace(filters, status=[]) == Filters():
         return _page(
-            await _status_page(session, actor, filters.status, sort, key, limit), actor, sort, limit
+            await _status_page(session, actor, filters.status, sort, key, limit), sort, limit
         )
     dialect = fulltext.dialect_of(session)
     clauses = _filter_clauses(dialect, filters, actor)
@@ -317,40 +310,38 @@ async def list_page(
             first = first.where(after(sort, key))
         first = first.order_by(*ordering(sort))
         walked = await walk(session, first, sort.value.startswith("-"), words, limit)
-    stmt = with_row_columns(ticket_query(actor), actor)
+    # The items' statement is built once (bound_item_query): only the filters are added per
+    # request (building its 44 columns and 6 joins cost 0.3 ms of CPU per request).
+    stmt = bound_item_query(actor.is_staff)
+    params: dict[str, Any] = {**bound_values(actor), "reader": reader(actor)}
     if walked is not None:
         # The page's tickets, by primary key (the cursor is already applied).
-        stmt = stmt.where(Ticket.id == any_(literal(walked, ARRAY(Integer))))
-        results = list((await session.execute(stmt.order_by(*ordering(sort)))).all())
-        return _page(results, actor, sort, limit)
-    for clause in clauses:
-        stmt = stmt.where(clause)
+        stmt = stmt.where(Ticket.__table__.c.id == any_(literal(walked, ARRAY(Integer))))
+        results = list((await session.execute(stmt.order_by(*ordering(sort)), params)).all())
+        return _page(results, sort, limit)
+    stmt = stmt.where(*clauses)
     if words is not None:
         search = await index_filter(session, dialect, words, walked=walk_tried)
         if search is None:
             return [], None
         stmt = stmt.where(search)
     if sort is Sort.SEVERITY:
-        results = await page_by_severity(session, stmt, limit + 1, key)
+        results = await page_by_severity(session, stmt, params, limit + 1, key)
     elif sort is Sort.DUE:
-        results = await page_by_due(session, stmt, limit + 1, key)
+        results = await page_by_due(session, stmt, params, limit + 1, key)
     else:
         if key is not None:
             stmt = stmt.where(after(sort, key))
-        results = list(
-            (await session.execute(stmt.order_by(*ordering(sort)).limit(limit + 1))).all()
-        )
-    return _page(results, actor, sort, limit)
+        stmt = stmt.order_by(*ordering(sort)).limit(limit + 1)
+        results = list((await session.execute(stmt, params)).all())
+    return _page(results, sort, limit)
 
 
-def _page(
-    results: Sequence[Any], actor: Actor, sort: Sort, limit: int
-) -> tuple[list[Row], str | None]:
-    rows = [to_row(r, actor) for r in results]
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_cursor(sort_key(rows[-1].ticket, sort))
-    return rows, None
+def _page(results: Sequence[Item], sort: Sort, limit: int) -> tuple[list[Item], str | None]:
+    if len(results) > limit:
+        rows = list(results[:limit])
+        return rows, encode_cursor(sort_key(rows[-1], sort))
+    return list(results), None
 
 
 async def counts(session: AsyncSession, actor: Actor, filters: Filters) -> dict[TicketStatus, int]:
@@ -360,6 +351,11 @@ async def counts(session: AsyncSession, actor: Actor, filters: Filters) -> dict[
     over (status, created_at); filters on other columns narrow it as in the list.
     """
     require_scope(actor, Scope.TICKETS_READ)
+    if filters == Filters():
+        params = bound_values(actor)
+        rows = (await session.execute(_counts_statement(actor.is_staff), params)).all()
+        found = {status: n for status, n in rows}
+        return {status: int(found.get(status, 0)) for status in TicketStatus}
     dialect = fulltext.dialect_of(session)
     stmt = select(Ticket.status, func.count()).where(visible_tickets(actor))
     if filters.unread is not None:
@@ -373,3 +369,15 @@ async def counts(session: AsyncSession, actor: Actor, filters: Filters) -> dict[
         stmt = stmt.where(search)
     found = {status: n for status, n in (await session.execute(stmt.group_by(Ticket.status))).all()}
     return {status: int(found.get(status, 0)) for status in TicketStatus}
+
+
+@lru_cache(maxsize=2)
+def _counts_statement(staff: bool) -> Select[Any]:
+    """:func:`counts` with no filter (a portal's tabs), built once per kind of caller, a
+    customer's ``customer_id`` bound: as for :func:`_status_page_statement`, building the
+    statement and its cache key per request cost about what the database spends on it."""
+    ticket = Ticket.__table__.c
+    stmt = select(ticket.status, func.count()).group_by(ticket.status)
+    if not staff:
+        stmt = stmt.where(ticket.customer_id == bindparam("customer_id"))
+    return stmt

@@ -110,10 +110,13 @@ def _read_row_statement(staff: bool, dialect: str) -> Select[Any]:
 
 def unread_clause(actor: Actor) -> ColumnElement[bool]:
     """Public activity by someone else after the caller's last read (use on a row query)."""
+    # The tables' columns: in a list page's Core statement, an ORM attribute would turn it
+    # into an ORM one (app/services/tickets/items.py).
+    ticket, marker = Ticket.__table__.c, ReadMarker.__table__.c
     return and_(
-        Ticket.last_public_at.is_not(None),
-        Ticket.last_public_actor_id.is_distinct_from(_reader(actor)),
-        or_(ReadMarker.read_at.is_(None), ReadMarker.read_at < Ticket.last_public_at),
+        ticket.last_public_at.is_not(None),
+        ticket.last_public_actor_id.is_distinct_from(_reader(actor)),
+        or_(marker.read_at.is_(None), marker.read_at < ticket.last_public_at),
     )
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import UTCDateTime
@@ -26,11 +27,14 @@ class Sort(StrEnum):
     """The earliest running SLA due time first; tickets without one last, newest first."""
 
 
-def sort_key(ticket: Ticket, sort: Sort) -> list[Any]:
+def sort_key(ticket: Ticket | Row[*tuple[Any, ...]], sort: Sort) -> list[Any]:
+    """The cursor's key of the last ticket of a page (an ORM ticket or a list item)."""
     if sort in (Sort.UPDATED, Sort.UPDATED_DESC):
         return [sort.value, ticket.updated_at.isoformat(), ticket.id]
     if sort is Sort.SEVERITY:
-        return [sort.value, ticket.severity.value, ticket.created_at.isoformat(), ticket.id]
+        # Severity(): a list item's severity is its stored string.
+        severity = Severity(ticket.severity).value
+        return [sort.value, severity, ticket.created_at.isoformat(), ticket.id]
     if sort is Sort.DUE:
         due = ticket.sla_due_at.isoformat() if ticket.sla_due_at is not None else None
         return [sort.value, due, ticket.created_at.isoformat(), ticket.id]
@@ -57,11 +61,16 @@ def time_cursor(sort: Sort, key: list[Any]) -> tuple[datetime, int]:
         raise BadRequest("The cursor is not valid for this sort.") from None
 
 
+# The table's columns, not the mapped attributes: in a statement of Core columns (a list
+# page), an ORM attribute would make SQLAlchemy run it through the ORM's result loading.
+_ticket = Ticket.__table__.c
+
+
 def after_clause(sort: Sort, at: Any, last_id: Any) -> ColumnElement[bool]:
-    column = Ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else Ticket.created_at
+    column = _ticket.updated_at if sort in (Sort.UPDATED, Sort.UPDATED_DESC) else _ticket.created_at
     if sort.value.startswith("-"):
-        return tuple_(column, Ticket.id) < tuple_(at, last_id)
-    return tuple_(column, Ticket.id) > tuple_(at, last_id)
+        return tuple_(column, _ticket.id) < tuple_(at, last_id)
+    return tuple_(column, _ticket.id) > tuple_(at, last_id)
 
 
 def _severity_cursor(key: list[Any]) -> tuple[Severity, datetime, int]:
@@ -94,12 +103,12 @@ def at_time(value: datetime) -> Any:
 
 def ordering(sort: Sort) -> list[Any]:
     if sort is Sort.CREATED:
-        return [Ticket.created_at.asc(), Ticket.id.asc()]
+        return [_ticket.created_at.asc(), _ticket.id.asc()]
     if sort is Sort.UPDATED:
-        return [Ticket.updated_at.asc(), Ticket.id.asc()]
+        return [_ticket.updated_at.asc(), _ticket.id.asc()]
     if sort is Sort.UPDATED_DESC:
-        return [Ticket.updated_at.desc(), Ticket.id.desc()]
-    return [Ticket.created_at.desc(), Ticket.id.desc()]
+        return [_ticket.updated_at.desc(), _ticket.id.desc()]
+    return [_ticket.created_at.desc(), _ticket.id.desc()]
 
 
 # "blocking" sorts before "normal": the urgent first.
@@ -107,7 +116,7 @@ SEVERITY_ORDER = sorted(Severity, key=lambda s: s.value)
 
 
 async def page_by_severity(
-    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any], n: int, key: list[Any] | None
 ) -> list[Any]:
     """Up to ``n`` rows by severity, newest first within each: one index range per severity.
 
@@ -118,16 +127,16 @@ async def page_by_severity(
     start = _severity_cursor(key) if key is not None else None
     rows: list[Any] = []
     for severity in SEVERITY_ORDER:
-        part = stmt.where(Ticket.severity == severity)
+        part = stmt.where(_ticket.severity == severity)
         if start is not None:
             if SEVERITY_ORDER.index(severity) < SEVERITY_ORDER.index(start[0]):
                 continue
             if severity is start[0]:
                 part = part.where(
-                    tuple_(Ticket.created_at, Ticket.id) < tuple_(at_time(start[1]), start[2])
+                    tuple_(_ticket.created_at, _ticket.id) < tuple_(at_time(start[1]), start[2])
                 )
-        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.execute(part)).all())
+        part = part.order_by(_ticket.created_at.desc(), _ticket.id.desc()).limit(n - len(rows))
+        rows.extend((await session.execute(part, params)).all())
         if len(rows) >= n:
             break
     return rows
@@ -144,7 +153,7 @@ def _due_cursor(key: list[Any]) -> tuple[datetime | None, datetime, int]:
 
 
 async def page_by_due(
-    session: AsyncSession, stmt: Select[Any], n: int, key: list[Any] | None
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any], n: int, key: list[Any] | None
 ) -> list[Any]:
     """Up to ``n`` rows by next due time, then the tickets with none, newest first.
 
@@ -155,19 +164,19 @@ async def page_by_due(
     start = _due_cursor(key) if key is not None else None
     rows: list[Any] = []
     if start is None or start[0] is not None:
-        part = stmt.where(Ticket.sla_due_at.is_not(None))
+        part = stmt.where(_ticket.sla_due_at.is_not(None))
         if start is not None and start[0] is not None:
             part = part.where(
-                tuple_(Ticket.sla_due_at, Ticket.id) > tuple_(at_time(start[0]), start[2])
+                tuple_(_ticket.sla_due_at, _ticket.id) > tuple_(at_time(start[0]), start[2])
             )
-        part = part.order_by(Ticket.sla_due_at.asc(), Ticket.id.asc()).limit(n)
-        rows.extend((await session.execute(part)).all())
+        part = part.order_by(_ticket.sla_due_at.asc(), _ticket.id.asc()).limit(n)
+        rows.extend((await session.execute(part, params)).all())
     if len(rows) < n:
-        part = stmt.where(Ticket.sla_due_at.is_(None))
+        part = stmt.where(_ticket.sla_due_at.is_(None))
         if start is not None and start[0] is None:
             part = part.where(
-                tuple_(Ticket.created_at, Ticket.id) < tuple_(at_time(start[1]), start[2])
+                tuple_(_ticket.created_at, _ticket.id) < tuple_(at_time(start[1]), start[2])
             )
-        part = part.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(n - len(rows))
-        rows.extend((await session.execute(part)).all())
+        part = part.order_by(_ticket.created_at.desc(), _ticket.id.desc()).limit(n - len(rows))
+        rows.extend((await session.execute(part, params)).all())
     return rows

@@ -170,7 +170,12 @@ class Settings(BaseSettings):
         default=True,
         description="Rank suggestions by meaning too, when the [semantic] extra is installed.",
     )
-    embedding_threads: int = Field(default=1, ge=1, le=64)
+    embedding_threads: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        ge=1,
+        le=64,
+        description="CPU threads of one embedding (the draft's, at query time).",
+    )
 
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 

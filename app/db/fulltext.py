@@ -309,7 +309,6 @@ def scored(
     *,
     any_word: bool,
     customer_id: int | None = None,
-    ranked_first: bool = False,
 ) -> TextualSelect:
     """``(id, score)`` of the matching rows by the database's ranking (as :func:`ranked_ids`),
     typed, to join, order and page.
@@ -323,13 +322,6 @@ def scored(
 
     ``customer_id`` (tickets only) keeps one customer's entries: on PostgreSQL the index
     answers it with the words (the caller still joins the ticket and checks who may see it).
-
-    ``ranked_first`` (PostgreSQL): the matches come out best first, ranked before the
-    caller's join (``OFFSET 0`` keeps them apart), so that a join and a ``LIMIT`` read the
-    joined rows of the best ones only. Left to itself the planner joined a big customer's
-    every ticket first (a hash join over 20,000 rows: 56 ms) or hired a parallel worker
-    to avoid it, whose second core the embedding model beside it needed (23 ms on two
-    processes against 14.5 ms on one, for 800 matches ranked).
     """
     if dialect == "sqlite":
         sql = (
@@ -344,8 +336,6 @@ def scored(
         )
         if customer_id is not None:
             sql += f" AND customer_id = {int(customer_id)}"
-        if ranked_first:
-            sql += f" ORDER BY score DESC, {key} OFFSET 0"
         query = tsquery(groups, any_word=any_word)
     return (
         text(sql)

@@ -259,7 +259,6 @@ async def _ticket_words(
         choosing,
         any_word=True,
         customer_id=customer_id,
-        ranked_first=True,
     ).subquery("hits")
     stmt = solved(ticket_query(actor)).join(hits, hits.c.id == Ticket.id)
     return (

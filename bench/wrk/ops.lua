@@ -57,10 +57,14 @@ request = function()
     return wrk.format("POST", "/api/v1/tickets/" .. id .. "/replies", nil,
       '{"body": "Abbiamo verificato ' .. word() .. ': provi ora ' .. word() .. '.", "visibility": "public"}')
   elseif op == "status" then
-    -- Each thread walks its own in_progress tickets, each once per round (reset between).
-    local k = ((counter - 1) * nthreads + (tid or 0)) % math.floor(n / 7)
+    -- Each thread walks its own in_progress tickets (reset between rounds); a walk that
+    -- comes round again (a small database, a fast server) moves them back, and so on.
+    local m = math.floor(n / 7)
+    local step = (counter - 1) * nthreads + (tid or 0)
+    local k = step % m
+    local target = (math.floor(step / m) % 2 == 0) and "waiting_third_party" or "in_progress"
     return wrk.format("POST", "/api/v1/tickets/" .. (7 * k + 1) .. "/status", nil,
-      '{"status": "waiting_third_party"}')
+      '{"status": "' .. target .. '"}')
   elseif op == "ceiling_read" then
     return wrk.format("GET", "/items/" .. math.random(n))
   elseif op == "ceiling_insert" then

@@ -164,8 +164,8 @@ async def main(url: str) -> None:
     fresh = itertools.count()
 
     def drafted(n: int, long: bool = False) -> suggestions.Draft:
-        """A draft of its own for every call: the model's cache of drafts' vectors must not
-        answer for it (``n``, the run, is not enough: the lines run the same runs)."""
+        """A draft of its own for every call, as customers write them (and should a cache of
+        drafts' vectors ever come back, it must not answer for the model)."""
         text = f"{next(fresh)} {DRAFT_TEXT}" + (f" {LONG_TAIL}" if long else "")
         return suggestions.Draft(
             subject=" ".join(WORDS[:3]), description=" ".join(WORDS[3:]) + " " + text

@@ -1,7 +1,7 @@
 """Where attachments are stored, as the configuration names it: ``s3://bucket/prefix``.
 
 A value, parsed the same way when the settings are read (a wrong URL stops the
-start with a clear message) and when the store is made (``infra/storage.py``).
+start with a clear message) and when the store is made (``infra/blob_stores.py``).
 """
 
 from __future__ import annotations

@@ -169,7 +169,14 @@ async def dispatch(
                 .values(answer_status=SENT, answer_next_at=None)
             )
 
-    outcomes = await send_each(claimed, lambda c: render(c, settings), mailer, settings, accepted)
+    outcomes = await send_each(
+        claimed,
+        lambda c: render(c, settings),
+        mailer,
+        settings,
+        accepted,
+        label=lambda c: f"answer {c.id}",
+    )
     now = utcnow()
     async with sessions.begin() as session:
         for c, o in zip(claimed, outcomes, strict=True):

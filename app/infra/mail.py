@@ -350,11 +350,13 @@ async def send_each(
     mailer: Mailer,
     settings: Settings,
     on_accepted: Callable[[T], Awaitable[None]] | None = None,
+    label: Callable[[T], str] = lambda _item: "a mail",
 ) -> list[Outcome]:
     """Render every item and send the mails in one batch; one outcome per item, in order.
 
-    An item that cannot be rendered fails alone. ``on_accepted(item)`` (record it as
-    sent) is awaited as soon as the server accepts its mail, before the next is sent;
+    An item that cannot be rendered fails alone (logged by its ``label``).
+    ``on_accepted(item)`` (record it as sent) is awaited as soon as the server accepts
+    its mail, before the next is sent;
     if that fails (the database is away), it is logged and the caller's settling after
     the batch records it. A mailer must not raise; if one does, nothing was learnt and
     every mail waits for the server as if it were away. The outbox of notifications
@@ -366,7 +368,7 @@ async def send_each(
         try:
             ready.append((i, render(item)))
         except Exception as exc:
-            logger.error("a mail could not be rendered: %s", type(exc).__name__)
+            logger.error("%s could not be rendered: %s", label(item), type(exc).__name__)
             outcomes[i] = Outcome(False, "could not render: " + describe(exc, settings))
 
     async def accepted(index: int) -> None:

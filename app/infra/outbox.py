@@ -193,7 +193,14 @@ async def send(
         if sessions is not None:
             await mark_sent(sessions, c)
 
-    return await send_each(claimed, lambda c: outgoing(c, settings), mailer, settings, accepted)
+    return await send_each(
+        claimed,
+        lambda c: outgoing(c, settings),
+        mailer,
+        settings,
+        accepted,
+        label=lambda c: f"notification {c.id}",
+    )
 
 
 async def settle(

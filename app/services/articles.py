@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,8 +140,11 @@ async def list_page(
         session, ranked, hits.c.score, KbArticle.id, limit=limit, cursor=cursor
     )
     if not rows and cursor is None:
-        close = await closest(session, embedder, filters.q, limit)
+
+        async def visible(ids: list[int]) -> Sequence[KbArticle]:
+            return (await session.scalars(stmt.where(KbArticle.id.in_(ids)))).all()
+
+        close = await closest(session, embedder, filters.q, limit, visible)
         if close:
-            found = {a.id: a for a in await session.scalars(stmt.where(KbArticle.id.in_(close)))}
-            return [found[i] for i in close if i in found], None
+            return close, None
     return [article for article, _ in rows], next_cursor

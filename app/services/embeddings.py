@@ -15,8 +15,9 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +41,10 @@ LOOKBACK_IDS = 64
 """A refresh reads this many row ids before the held version as well (the worker's
 concurrent batches take ids a few dozen apart and may commit out of order)."""
 REREAD_SECONDS = 600.0
-"""A held set is read whole again after this long, whatever was merged into it."""
+"""A held set is read whole again when asked for this long after it was last read whole,
+whatever its version says: a row whose transaction took its id before a newer one's and
+committed after it (farther back than ``LOOKBACK_IDS``), or a row deleted, is not missed
+or kept for longer than this."""
 
 
 def embedder_for(settings: Settings) -> Embedder | None:
@@ -205,11 +209,11 @@ class Vectors:
             lambda after: store.ticket_vectors(self._session, model, customer_id, after),
         )
         held.tickets[customer_id] = found
+        held.tickets.move_to_end(customer_id)  # the newest: others are dropped first
         while sum(len(v.vectors) for v in held.tickets.values()) > MAX_CACHED_TICKETS:
-            if len(held.tickets) == 1:
+            if next(iter(held.tickets)) == customer_id:
                 break
             held.tickets.popitem(last=False)
-        held.tickets.move_to_end(customer_id)
         return found.vectors
 
 
@@ -220,9 +224,12 @@ async def _brought_up(
 ) -> _Loaded:
     """The held set at ``version``: as it is, merged with the vectors stored since, or read
     whole."""
-    if found is not None and found.version == version:
+    if found is None:
+        return _Loaded(version, VectorSet(await read(0)), time.monotonic())
+    fresh = time.monotonic() - found.read_at < REREAD_SECONDS
+    if found.version == version and fresh:
         return found
-    if found is not None and found.refreshable(version):
+    if found.refreshable(version):
         # A little before the held version too: a row of a transaction that took its id
         # earlier but committed after the newer one was seen is picked up by the next read.
         since = await read(max(0, found.version - LOOKBACK_IDS))
@@ -236,20 +243,38 @@ def forget() -> None:
         _held.clear()
 
 
+class _Identified(Protocol):
+    id: int
+
+
+R = TypeVar("R", bound=_Identified)
+
+STALE_SLACK = 10
+"""Nearest items read beyond the page: a held vector whose item went away (deleted, reopened,
+not yet reread) must not take a place, nor set the best similarity the others are held to."""
+
+
 async def closest(
     session: AsyncSession,
     embedder: Embedder | None,
     text: str,
     limit: int,
+    load: Callable[[list[int]], Awaitable[Sequence[R]]],
     *,
     customer_id: int | None = None,
-) -> list[int]:
-    """The articles (or, given a customer, its solved tickets' ids) surely close to ``text`` by
-    meaning, closest first; none without the model. For searches whose words found nothing."""
+) -> list[R]:
+    """The articles (or, given a customer, its solved tickets) surely close to ``text`` by
+    meaning, closest first, as ``load`` gives those the caller may see; none without the
+    model. For searches whose words found nothing."""
     if embedder is None or embedder.name not in CALIBRATIONS:
         return []
     calibration = CALIBRATIONS[embedder.name]
     query = await asyncio.to_thread(embedder.query, text)
     vectors = await Vectors.current(session, embedder)
     held = await (vectors.articles() if customer_id is None else vectors.tickets(customer_id))
-    return close_enough(held.nearest(query, limit), calibration, limit)
+    near = held.nearest(query, limit + STALE_SLACK)
+    if not near:
+        return []
+    found = {item.id: item for item in await load([item_id for item_id, _ in near])}
+    seen = [(item_id, sim) for item_id, sim in near if item_id in found]
+    return [found[i] for i in close_enough(seen, calibration, limit)]

@@ -89,17 +89,19 @@ async def search_solutions(
         session, stmt, hits.c.score, Ticket.id, limit=limit, cursor=cursor
     )
     if not rows and cursor is None and scope is not None:
-        close = await closest(session, embedder, q, limit, customer_id=scope)
-        if close:
-            found = {
-                t.id: t
-                for t in await session.scalars(
+
+        async def visible(ids: list[int]) -> Sequence[Ticket]:
+            return (
+                await session.scalars(
                     solved(ticket_query(actor)).where(
-                        Ticket.id.in_(close), Ticket.customer_id == scope
+                        Ticket.id.in_(ids), Ticket.customer_id == scope
                     )
                 )
-            }
-            return [found[i] for i in close if i in found], None
+            ).all()
+
+        close = await closest(session, embedder, q, limit, visible, customer_id=scope)
+        if close:
+            return close, None
     return [ticket for ticket, _ in rows], next_cursor
 
 

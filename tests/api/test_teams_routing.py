@@ -295,3 +295,41 @@ def test_solutions_and_suggestions_hide_the_desks_organisation_from_customers(
     suggested = r.json()["tickets"]
     assert [t["id"] for t in suggested] == [ticket["id"]]
     assert suggested[0]["team_id"] is None and suggested[0]["sla_due_at"] is None
+
+
+def test_a_creations_answer_is_the_ticket_as_read_back(desk: Desk) -> None:
+    """The answer of POST /tickets is built from what the request already holds (no read
+    back): its names, areas, team and assignee are the ticket's as a GET shows them."""
+    admin = desk.admin()
+    ((_, anna_row),) = agents(desk, 1)
+    fatture = team(desk, "Fatture e note", anna_row)
+    rule(desk, fatture, assignment="round_robin")
+    customer = desk.customer()
+    area = desk.category("technical")
+    sub = desk.category("technical", parent=area)
+    user = desk.customer_user(customer)
+    for client, body in (
+        (user, {"category_id": sub["id"]}),
+        (user, {"category_id": area["id"]}),
+        (admin, {"category_id": sub["id"], "customer_code": customer["code"]}),
+        (admin, {"customer_code": customer["code"]}),
+    ):
+        r = client.post(
+            "/tickets",
+            json={
+                "customer_code": customer["code"],
+                "type": "technical",
+                "subject": "La stampa non parte",
+                "description": "Da ieri.",
+                **body,
+            },
+        )
+        assert r.status_code == 201, r.text
+        created = r.json()
+        read = client.get(f"/tickets/{created['id']}")
+        assert read.status_code == 200, read.text
+        assert created == read.json()
+        assert r.headers["ETag"] == read.headers["ETag"]
+        if client is admin:
+            assert created["assignee_id"] == anna_row["id"] and created["assignee"]["name"]
+        assert created["requester"]["name"]

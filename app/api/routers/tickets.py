@@ -143,7 +143,8 @@ async def create_ticket(
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
     if not created:
         response.headers[REPLAYED] = "true"
-    return await detail(session, ticket, actor, response, lang)
+    row = await ticket_service.new_row(session, actor, ticket) if created else None
+    return await detail(session, ticket, actor, response, lang, row)
 
 
 NumberFilter = Annotated[
@@ -452,4 +453,5 @@ async def create_follow_up(
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
     if not created:
         response.headers[REPLAYED] = "true"
-    return await detail(session, ticket, actor, response, lang)
+    row = await ticket_service.new_row(session, actor, ticket) if created else None
+    return await detail(session, ticket, actor, response, lang, row)

@@ -27,7 +27,7 @@ from app.services.tickets.opening import (
     open_ticket,
     request_hash,
 )
-from app.services.tickets.rows import Row, mark_read, read_row, row_of
+from app.services.tickets.rows import Row, mark_read, new_row, read_row, row_of
 from app.services.tickets.sorting import Sort
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "get",
     "list_page",
     "mark_read",
+    "new_row",
     "open_ticket",
     "purge_idempotency_keys",
     "read_row",

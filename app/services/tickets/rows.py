@@ -166,6 +166,35 @@ async def row_of(session: AsyncSession, actor: Actor, ticket: Ticket) -> Row:
     return to_row((ticket, *tuple(result)[1:]), actor)
 
 
+async def new_row(session: AsyncSession, actor: Actor, ticket: Ticket) -> Row:
+    """The row of a ticket this request has just opened, from what the session already holds
+    (the caller, the area it checked, the assignee routing chose): ``session.get`` reads only
+    what it does not hold, and there is no read marker yet. Saves a creation the SELECT of
+    :func:`row_of` (one of its statements)."""
+    area = await session.get(Category, ticket.category_id) if ticket.category_id else None
+    parent = (
+        await session.get(Category, area.parent_id)
+        if area is not None and area.parent_id is not None
+        else None
+    )
+    return to_row(
+        (
+            ticket,
+            await _name_of(session, ticket.requester_id),
+            await _name_of(session, ticket.assignee_id),
+            area,
+            parent,
+            None,
+        ),
+        actor,
+    )
+
+
+async def _name_of(session: AsyncSession, user_id: int | None) -> str | None:
+    user = await session.get(User, user_id) if user_id is not None else None
+    return user.name if user is not None else None
+
+
 async def mark_read(session: AsyncSession, actor: Actor, row: Row) -> None:
     """Record that the caller has seen the ticket's public activity so far.
 

@@ -308,6 +308,7 @@ def test_a_creations_answer_is_the_ticket_as_read_back(desk: Desk) -> None:
     area = desk.category("technical")
     sub = desk.category("technical", parent=area)
     user = desk.customer_user(customer)
+    ids = []
     for client, body in (
         (user, {"category_id": sub["id"]}),
         (user, {"category_id": area["id"]}),
@@ -326,6 +327,7 @@ def test_a_creations_answer_is_the_ticket_as_read_back(desk: Desk) -> None:
         )
         assert r.status_code == 201, r.text
         created = r.json()
+        ids.append(created["id"])
         read = client.get(f"/tickets/{created['id']}")
         assert read.status_code == 200, read.text
         assert created == read.json()
@@ -333,3 +335,12 @@ def test_a_creations_answer_is_the_ticket_as_read_back(desk: Desk) -> None:
         if client is admin:
             assert created["assignee_id"] == anna_row["id"] and created["assignee"]["name"]
         assert created["requester"]["name"]
+    # A follow-up (its sub-area taken from the ticket it follows) answers the same way.
+    r = admin.post(f"/tickets/{ids[0]}/status", json={"status": "resolved", "solution": "Fatto."})
+    assert r.status_code == 200, r.text
+    r = user.post(
+        f"/tickets/{ids[0]}/follow-ups", json={"subject": "Di nuovo", "description": "Ancora."}
+    )
+    assert r.status_code == 201, r.text
+    read = user.get(f"/tickets/{r.json()['id']}")
+    assert r.json() == read.json() and r.headers["ETag"] == read.headers["ETag"]

@@ -3,8 +3,8 @@
     python bench/wrk_bench.py prepare --database-url postgresql+asyncpg://…/bench --tickets 10000
     python bench/list_cpu.py --database-url postgresql+asyncpg://…/bench [--code DIR] [--requests 2000]
 
-Serves the checkout (``--code``, default this one) with one uvicorn process (no
-``--workers``: the process measured is the one answering), worker jobs and rate limits
+Serves the checkout (``--code``, default this one) with one uvicorn process
+(``--workers 1`` runs no supervisor: the process measured is the one answering), worker jobs and rate limits
 off, and sends each request ``--requests`` times, one after the other on one keep-alive
 connection, after a warm-up. The figure is the server's utime + stime (``/proc``) over
 those requests, divided by their number: CPU milliseconds per request, whatever else
@@ -15,9 +15,7 @@ they measure the neighbours). Repeated ``--repeat`` times; the median and the sp
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.wrk_bench import AGENT_TOKEN, CUSTOMER_TOKEN, free_port, wait_up
+from bench.wrk_bench import AGENT_TOKEN, CUSTOMER_TOKEN, cpu_seconds, serve, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,11 +40,6 @@ REQUESTS = [
 ]
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--database-url", required=True)
@@ -56,23 +49,7 @@ def main() -> None:
     p.add_argument("--only", default="", help="comma-separated subset of the requests")
     args = p.parse_args()
     code = Path(args.code).resolve()
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(code),
-        "SPORTELLO_DATABASE_URL": args.database_url,
-        "SPORTELLO_RUN_WORKER": "false",
-        "SPORTELLO_AUTO_MIGRATE": "false",
-        "SPORTELLO_LOG_LEVEL": "WARNING",
-        "SPORTELLO_RATE_LIMIT_ENABLED": "false",
-        "SPORTELLO_SEMANTIC_SEARCH": "false",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=code,
-        env=env,
-    )  # fmt: skip
+    proc, port = serve("app.main:app", code, args.database_url, workers=1)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_up(f"{base}/healthz")

@@ -171,7 +171,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(module: str, cwd: Path, url: str) -> tuple[subprocess.Popen[bytes], int]:
+def serve(
+    module: str, cwd: Path, url: str, workers: int = 2
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Serve ``module`` from ``cwd`` on a free loopback port (one process: ``workers=1``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -186,7 +189,7 @@ def serve(module: str, cwd: Path, url: str) -> tuple[subprocess.Popen[bytes], in
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "2", "--log-level", "warning", "--no-access-log"],
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
         cwd=cwd,
         env=env,
     )  # fmt: skip

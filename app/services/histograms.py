@@ -51,7 +51,6 @@ from app.domain import histograms as hd
 
 STATE_ID = 2
 """The histograms' row in ``report_rollup`` (the slot rollup's is 1)."""
-MARGIN = timedelta(minutes=5)
 DAY = timedelta(days=1)
 NOON = timedelta(hours=12)
 F = TicketFact
@@ -74,13 +73,6 @@ def _day(at: datetime) -> datetime:
     return datetime.combine(at.astimezone(UTC).date(), time(0), tzinfo=UTC)
 
 
-def _between(col: Any, lo: datetime | None, hi: datetime) -> ColumnElement[bool]:
-    if lo is None:
-        below: ColumnElement[bool] = col < hi
-        return below
-    return and_(col >= lo, col < hi)
-
-
 async def roll_up(
     session: AsyncSession, settings: Settings | None = None, now: datetime | None = None
 ) -> int:
@@ -88,14 +80,16 @@ async def roll_up(
     before them changed). Returns the number of histogram rows written."""
     if dialect_of(session) != "postgresql":
         return 0
-    until = _day((now or utcnow()) - MARGIN)
+    until = _day((now or utcnow()) - rollup_state.MARGIN)
     state = await rollup_state.locked(session, STATE_ID)
     lo = rollup_state.rolled_until(state)
     if lo is not None and lo >= until:
         return 0
     if lo is not None and (
-        await _count(F.first_response_at, state.rolled_until, session) != state.facts_before
-        or await _count(F.first_resolved_at, state.rolled_until, session) != state.resolved_before
+        await rollup_state.count_between(session, F.first_response_at, None, state.rolled_until)
+        != state.facts_before
+        or await rollup_state.count_between(session, F.first_resolved_at, None, state.rolled_until)
+        != state.resolved_before
     ):
         lo = None
     return await _write(session, state, lo, until)
@@ -105,11 +99,7 @@ async def rebuild(session: AsyncSession, now: datetime | None = None) -> int:
     if dialect_of(session) != "postgresql":
         return 0
     state = await rollup_state.locked(session, STATE_ID)
-    return await _write(session, state, None, _day((now or utcnow()) - MARGIN))
-
-
-async def _count(col: Any, before: datetime, session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).where(col < before)) or 0)
+    return await _write(session, state, None, _day((now or utcnow()) - rollup_state.MARGIN))
 
 
 async def _write(
@@ -123,7 +113,7 @@ async def _write(
             select(
                 at.label("x"), literal(metric).label("metric"), _bucket_sql(value).label("bucket")
             )
-            .where(_between(at, lo, until), value.is_not(None))
+            .where(rollup_state.between(at, lo, until), value.is_not(None))
             .subquery()
         )
         parts.append(
@@ -141,8 +131,8 @@ async def _write(
         index_elements=["day_at", "metric", "bucket"], set_={"n": stmt.excluded.n}
     )
     result = await session.execute(stmt)
-    responses = await _count_between(F.first_response_at, lo, until, session)
-    resolutions = await _count_between(F.first_resolved_at, lo, until, session)
+    responses = await rollup_state.count_between(session, F.first_response_at, lo, until)
+    resolutions = await rollup_state.count_between(session, F.first_resolved_at, lo, until)
     if lo is None:
         state.facts_before = state.resolved_before = 0
     state.rolled_until = until
@@ -150,10 +140,6 @@ async def _write(
     state.resolved_before += resolutions
     await session.flush()
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def _count_between(col: Any, lo: datetime | None, hi: datetime, session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).where(_between(col, lo, hi))) or 0)
 
 
 async def rolled_until(session: AsyncSession) -> datetime | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -50,7 +50,6 @@ from app.domain import backlog as bl
 
 STATE_ID = 1
 """This rollup's row of ``report_rollup`` (the histograms' is 2)."""
-MARGIN = timedelta(minutes=5)
 """A slot is rolled once it ended this long ago: a transaction still open then is rare."""
 COLUMNS = ("opened", "resolved", *bl.KEYS)
 
@@ -60,13 +59,6 @@ class Deltas:
     """Per slot, the summed events (a Counter over :data:`COLUMNS`)."""
 
     slots: dict[datetime, Counter[str]] = field(default_factory=dict)
-
-
-def _between(col: Any, lo: datetime | None, hi: datetime) -> ColumnElement[bool]:
-    if lo is None:
-        below: ColumnElement[bool] = col < hi
-        return below
-    return and_(col >= lo, col < hi)
 
 
 def _as_instant(value: Any) -> datetime:
@@ -97,13 +89,13 @@ def _events(
     out = [
         scoped(
             select(*row(f.created_at, opened=literal(1), d_open=literal(1))).where(
-                _between(f.created_at, lo, hi)
+                rollup_state.between(f.created_at, lo, hi)
             ),
             f.ticket_id,
         ),
         scoped(
             select(*row(f.first_resolved_at, resolved=literal(1))).where(
-                _between(f.first_resolved_at, lo, hi)
+                rollup_state.between(f.first_resolved_at, lo, hi)
             ),
             f.ticket_id,
         ),
@@ -113,7 +105,7 @@ def _events(
         out.append(
             scoped(
                 select(*row(x, **{key: literal(1)})).where(
-                    _between(f.created_at, None if lo is None else lo - age, hi - age)
+                    rollup_state.between(f.created_at, None if lo is None else lo - age, hi - age)
                 ),
                 f.ticket_id,
             )
@@ -126,7 +118,7 @@ def _events(
         out.append(
             scoped(
                 select(*row(c.at, **values)).where(
-                    _between(c.at, lo, hi), status_col.in_(bl.OPEN_STATUSES)
+                    rollup_state.between(c.at, lo, hi), status_col.in_(bl.OPEN_STATUSES)
                 ),
                 c.ticket_id,
             )
@@ -251,25 +243,27 @@ async def period_sums(
     return base, per
 
 
-async def _count(session: AsyncSession, col: Any, before: datetime) -> int:
-    return int(await session.scalar(select(func.count()).where(col < before)) or 0)
-
-
 async def roll_up(
     session: AsyncSession, settings: Settings | None = None, now: datetime | None = None
 ) -> int:
     """The worker's job: roll the slots finished since the last run (or rebuild the whole
     rollup when what came before has changed). Returns the number of slots written."""
-    until = bl.slot_of((now or utcnow()) - MARGIN)
+    until = bl.slot_of((now or utcnow()) - rollup_state.MARGIN)
     state = await rollup_state.locked(session, STATE_ID)
     lo = rollup_state.rolled_until(state)
     if lo is not None and lo >= until:
         return 0
     if lo is not None and (
-        await _count(session, TicketFact.created_at, state.rolled_until) != state.facts_before
-        or await _count(session, TicketFact.first_resolved_at, state.rolled_until)
+        await rollup_state.count_between(session, TicketFact.created_at, None, state.rolled_until)
+        != state.facts_before
+        or await rollup_state.count_between(
+            session, TicketFact.first_resolved_at, None, state.rolled_until
+        )
         != state.resolved_before
-        or await _count(session, TicketStatusChange.at, state.rolled_until) != state.changes_before
+        or await rollup_state.count_between(
+            session, TicketStatusChange.at, None, state.rolled_until
+        )
+        != state.changes_before
     ):
         lo = None
     return await _write(session, state, lo, until)
@@ -277,7 +271,7 @@ async def roll_up(
 
 async def rebuild(session: AsyncSession, until: datetime | None = None) -> int:
     """Rebuild the whole rollup up to ``until`` (default: the last finished slot)."""
-    until = until or bl.slot_of(utcnow() - MARGIN)
+    until = until or bl.slot_of(utcnow() - rollup_state.MARGIN)
     state = await rollup_state.locked(session, STATE_ID)
     return await _write(session, state, None, until)
 
@@ -299,7 +293,7 @@ async def _write(
         set_={name: getattr(stmt.excluded, name) for name in COLUMNS},
     )
     await session.execute(stmt)
-    written = _between(ReportSlot.slot_at, lo, until)
+    written = rollup_state.between(ReportSlot.slot_at, lo, until)
     slots, opened, resolved = (
         await session.execute(
             select(
@@ -310,7 +304,7 @@ async def _write(
         )
     ).one()
     changes = await session.scalar(
-        select(func.count()).where(_between(TicketStatusChange.at, lo, until))
+        select(func.count()).where(rollup_state.between(TicketStatusChange.at, lo, until))
     )
     if lo is None:
         state.facts_before = state.resolved_before = state.changes_before = 0

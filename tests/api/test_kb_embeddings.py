@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from app.infra.embeddings import VectorSet
 from app.services import embeddings as embedding_service
 from tests.api.test_kb_semantic import MODEL, embed_everything, needs_model
 from tests.conftest import Database
@@ -192,6 +193,29 @@ def unit(axis: int) -> bytes:
     return struct.pack("<8f", *vector)
 
 
+def store_vector(db: Database, customer_id: int, ticket: int, axis: int) -> None:
+    """As the worker stores a ticket's vector: its row replaced by a new one (a new id)."""
+    db.execute("DELETE FROM embedding WHERE ticket_id = :t", t=ticket)
+    db.execute(
+        "INSERT INTO embedding (ticket_id, customer_id, model, vector)"
+        " VALUES (:t, :c, 'test-model', :v)",
+        t=ticket,
+        c=customer_id,
+        v=unit(axis),
+    )
+
+
+def held_tickets(db: Database, customer_id: int) -> VectorSet:
+    """The customer's vectors as the process holds them, brought up to date."""
+
+    async def go() -> VectorSet:
+        async with db.sessions() as session:
+            vectors = await embedding_service.Vectors.current(session, Named())
+            return await vectors.tickets(customer_id)
+
+    return db.run(go())
+
+
 def test_held_vectors_follow_the_database_reading_only_what_is_new(
     desk: Desk, db: Database
 ) -> None:
@@ -203,23 +227,10 @@ def test_held_vectors_follow_the_database_reading_only_what_is_new(
     t1, t2, t3 = (desk.ticket(agent, customer)["id"] for _ in range(3))
 
     def store(ticket: int, axis: int) -> None:
-        db.execute("DELETE FROM embedding WHERE ticket_id = :t", t=ticket)
-        db.execute(
-            "INSERT INTO embedding (ticket_id, customer_id, model, vector)"
-            " VALUES (:t, :c, 'test-model', :v)",
-            t=ticket,
-            c=customer["id"],
-            v=unit(axis),
-        )
+        store_vector(db, customer["id"], ticket, axis)
 
     def nearest(axis: int) -> list[tuple[int, float]]:
-        async def go() -> list[tuple[int, float]]:
-            async with db.sessions() as session:
-                vectors = await embedding_service.Vectors.current(session, Named())
-                held = await vectors.tickets(customer["id"])
-                return held.nearest(unit(axis), 3)
-
-        return db.run(go())
+        return held_tickets(db, customer["id"]).nearest(unit(axis), 3)
 
     def refreshes() -> int:
         (held,) = embedding_service._held.values()
@@ -258,21 +269,10 @@ def test_the_customer_asked_about_is_never_the_one_dropped_from_memory(
     twos = [desk.ticket(agent, second)["id"] for _ in range(2)]
 
     def store(customer: dict[str, Any], ticket: int, axis: int) -> None:
-        db.execute(
-            "INSERT INTO embedding (ticket_id, customer_id, model, vector)"
-            " VALUES (:t, :c, 'test-model', :v)",
-            t=ticket,
-            c=customer["id"],
-            v=unit(axis),
-        )
+        store_vector(db, customer["id"], ticket, axis)
 
     def held(customer: dict[str, Any]) -> int:
-        async def go() -> int:
-            async with db.sessions() as session:
-                vectors = await embedding_service.Vectors.current(session, Named())
-                return len(await vectors.tickets(customer["id"]))
-
-        return db.run(go())
+        return len(held_tickets(db, customer["id"]))
 
     for n, ticket in enumerate(ones[:3]):
         store(first, ticket, n)

@@ -125,6 +125,11 @@ def test_an_unknown_variable_warns_and_a_bad_revision_is_one_line(tmp_path: Path
     assert lines[0].endswith("did you mean SPORTELLO_DATABASE_URL?")
     assert lines[1].startswith("sportello migrate: unknown revision 'nonsense': expected head")
     assert len(lines) == 2
+    # The revisions are numbers: a number that names none is unknown too, not a traceback.
+    done = run(tmp_path, db_file, "migrate", "9999")
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("sportello migrate: unknown revision '9999': expected head")
 
 
 def test_create_admin_applies_the_rules_of_post_users(tmp_path: Path) -> None:

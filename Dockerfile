@@ -12,8 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SPORTELLO_DATABASE_URL=sqlite+aiosqlite:////data/sportello.db
 
 WORKDIR /srv/sportello
+# var/: the relative defaults that /data does not replace (var/metrics, which
+# `sportello serve --workers N` uses by itself) must be writable by the user too.
 RUN useradd --system --uid 10001 --home-dir /srv/sportello sportello \
-    && mkdir -p /data && chown sportello /data
+    && mkdir -p /data /srv/sportello/var && chown sportello /data /srv/sportello/var
 
 # Dependencies first, at the versions of constraints.txt (cached while only the code
 # changes); then the package itself, installed (not editable) from a build directory that

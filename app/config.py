@@ -404,9 +404,15 @@ class SettingsError(Exception):
 # Variables read outside the Settings class: known, so never warned about.
 OTHER_VARIABLES = frozenset(
     {
-        "SPORTELLO_TEST_DATABASE_URL",
-        "SPORTELLO_NEW_ADMIN_PASSWORD",
+        "SPORTELLO_NEW_ADMIN_PASSWORD",  # sportello create-admin
+        "SPORTELLO_MAILGATE_KEY",  # sportello mailgate
+        "SPORTELLO_MAILGATE_URL",
+        "SPORTELLO_TEST_DATABASE_URL",  # the tests and CI
+        "SPORTELLO_TEST_REDIS_URL",
         "SPORTELLO_SHOW_RECALL",
+        "SPORTELLO_FUZZ_EXAMPLES",
+        "SPORTELLO_FUZZ_SEED",
+        "SPORTELLO_AUTHZ_PRINT",
         "SPORTELLO_CI_PG_URL",
     }
 )

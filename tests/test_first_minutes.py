@@ -70,7 +70,15 @@ def test_passwords_are_masked_and_admin_rules_are_those_of_post_users() -> None:
 
 def test_an_unknown_variable_is_a_warning_naming_the_closest_one() -> None:
     warnings = unknown_variables(
-        {"SPORTELLO_MAIL_SEVER": "smtp", "SPORTELLO_LOG_LEVEL": "INFO", "PATH": "/bin"}
+        {
+            "SPORTELLO_MAIL_SEVER": "smtp",
+            "SPORTELLO_LOG_LEVEL": "INFO",
+            "PATH": "/bin",
+            # read by `sportello mailgate` and the tests, not by Settings: known all the same
+            "SPORTELLO_MAILGATE_KEY": "key",
+            "SPORTELLO_MAILGATE_URL": "http://127.0.0.1:8000",
+            "SPORTELLO_TEST_REDIS_URL": "redis://127.0.0.1:6379/9",
+        }
     )
     assert warnings == [
         "unknown setting SPORTELLO_MAIL_SEVER is ignored; did you mean SPORTELLO_MAIL_SERVER?"
@@ -125,6 +133,11 @@ def test_an_unknown_variable_warns_and_a_bad_revision_is_one_line(tmp_path: Path
     assert lines[0].endswith("did you mean SPORTELLO_DATABASE_URL?")
     assert lines[1].startswith("sportello migrate: unknown revision 'nonsense': expected head")
     assert len(lines) == 2
+    # The revisions are numbers: a number that names none is unknown too, not a traceback.
+    done = run(tmp_path, db_file, "migrate", "9999")
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("sportello migrate: unknown revision '9999': expected head")
 
 
 def test_create_admin_applies_the_rules_of_post_users(tmp_path: Path) -> None:

@@ -73,7 +73,8 @@ def known_revisions() -> list[str]:
 
 def check_revision(revision: str) -> None:
     """Raise :class:`UnknownRevision` unless ``revision`` names one (or head/base/-N/+N)."""
-    if revision in ("head", "heads", "base") or revision.lstrip("+-").isdigit():
+    relative = revision[:1] in ("+", "-") and revision[1:].isdigit()
+    if revision in ("head", "heads", "base") or relative:
         return
     script = ScriptDirectory.from_config(alembic_config(""))
     try:

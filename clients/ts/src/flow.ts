@@ -1,6 +1,6 @@
 // A portal's flow written against the types generated from openapi.json, with no hand edits:
 // log in, list with filters, open a ticket with a file, reply, read the timeline, close.
-// `npm run check` regenerates src/schema.d.ts and type-checks this file (CI runs it).
+// `npm run check` regenerates src/schema.ts and type-checks this file (CI runs it).
 import type { components, paths } from "./schema";
 import { ProblemType, Severity, TicketStatus, TicketType, Visibility } from "./schema";
 

@@ -130,7 +130,10 @@ async def update(
     user_id: int,
     changes: dict[str, Any],
 ) -> User:
-    """Staff edit users: agents only customer users (and cannot change a role), admins all."""
+    """Staff edit users: agents only customer users (and cannot change a role), admins all.
+
+    A new password or a deactivation ends the user's sessions; with an address set here,
+    they also end the user's pending e-mail change."""
     user = await _visible_user(session, actor, user_id)
     may_manage_user(actor, user.role)
     new_role = changes.get("role", user.role)
@@ -154,6 +157,10 @@ async def update(
     if password is not None or changes.get("is_active") is False:
         # A new password or a deactivation ends every open session of the user.
         await session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+    if password is not None or changes.get("is_active") is False or "email" in changes:
+        # ... and the e-mail change they may have asked for: its link would otherwise take
+        # the login afterwards (or undo the address staff just set).
+        await email_changes.cancel(session, user.id)
     await flush_unique(session, f"A user with e-mail {user.email!r} already exists.")
     return user
 
@@ -173,7 +180,8 @@ async def update_me(
     *,
     current_token: str,
 ) -> User:
-    """Change one's own profile; a new password needs the current one and ends other sessions.
+    """Change one's own profile; a new password needs the current one and ends other sessions
+    and any e-mail change asked before it.
 
     A new e-mail address needs the current password too, and takes effect only when
     the link mailed to it is opened (``services/email_changes.py``).
@@ -189,6 +197,10 @@ async def update_me(
         raise InvalidInput(
             "The current password is missing or wrong.", ["body", "current_password"]
         )
+    if password is not None:
+        # A new password ends a change asked before it (by whoever held the old one); one
+        # asked in this same request is made below and stays.
+        await email_changes.cancel(session, user.id)
     if new_email is not None:
         await email_changes.request(session, user, new_email)
     if password is not None:

@@ -240,6 +240,11 @@ def test_views_built_in_personal_and_shared_with_counts(desk: Desk) -> None:
     problem(anna.post("/views", json={"name": "x", "filters": {"sla": "late"}}), 422)
     problem(anna.post("/views", json={"name": "x", "filters": {"assignee": "you"}}), 422)
     problem(anna.get("/views/nope/tickets"), 404)
+    # An id past what the column holds names no view (on PostgreSQL it was a 500).
+    for beyond in ("2147483648", "9999999999"):
+        problem(anna.get(f"/views/{beyond}"), 404)
+        problem(anna.get(f"/views/{beyond}/tickets"), 404)
+        problem(anna.delete(f"/views/{beyond}"), 404)
     client = desk.customer_user(customer)
     problem(client.get("/views"), 403)
     assert anna.delete(f"/views/{personal['id']}").status_code == 204

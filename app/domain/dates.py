@@ -8,6 +8,7 @@ user in Rome it is ``2026-01-31T23:00:00Z``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from app.domain.access import Locale
@@ -16,22 +17,36 @@ DEFAULT_TIME_ZONES = {Locale.IT: "Europe/Rome", Locale.ES: "Europe/Madrid", Loca
 """A new user's time zone, by their language, until they set their own."""
 
 
-def is_time_zone(name: str) -> bool:
-    """An IANA time zone name (``Europe/Rome``, ``UTC``), not a path or an abbreviation."""
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    # available_timezones() walks the database's folders on every call: read it once.
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    """The IANA time zone called ``name`` (``Europe/Rome``, ``UTC``), or None.
+
+    Every zone name a client gives (a profile, a report, a calendar) is opened here.
+    ``ZoneInfo`` raises IsADirectoryError, an OSError, for a folder of the database
+    (``Europe``, ``America/Argentina``): caught here, like an unknown name, where callers
+    expected only ZoneInfoNotFoundError or ValueError and answered a 500 instead of a 422.
+    """
     if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
-        return False
+        return None
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return name in available_timezones() or name == "UTC"
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def is_time_zone(name: str) -> bool:
+    """An IANA time zone name (``Europe/Rome``, ``UTC``), not a path, a folder or an
+    abbreviation."""
+    return zone_named(name) is not None and name in _known_zones()
 
 
 def start_of_day(day: date, time_zone: str) -> datetime:
     """Midnight of ``day`` in ``time_zone``, in UTC (an unknown zone counts as UTC)."""
-    try:
-        zone: ZoneInfo | None = ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = None
+    zone = zone_named(time_zone)
     local = datetime.combine(day, time.min, tzinfo=zone or UTC)
     return local.astimezone(UTC)

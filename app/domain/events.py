@@ -44,7 +44,8 @@ class TicketAssigned:
     assignee_id: int | None
     actor: EventActor | None
     note: str | None = None
-    """What assigned it when no one did (``routing rule: …``)."""
+    """Shown to everyone who sees the ticket's timeline, customers included: never the
+    desk's internal reasons (routing names its rule on the internal ``TeamAssigned``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from app.domain.dates import zone_named
 from app.domain.errors import InvalidInput
 
 MAX_RANGE_DAYS = 3 * 366
@@ -54,12 +55,10 @@ def age_bucket(days: float) -> str:
 
 def zone(name: str) -> ZoneInfo:
     """An IANA zone, or a 422."""
-    if not name or len(name) > 64 or ".." in name or name.startswith("/"):
+    found = zone_named(name)
+    if found is None:
         raise InvalidInput(f"Unknown time zone {name!r}.", ("query", "tz"))
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"Unknown time zone {name!r}.", ("query", "tz")) from exc
+    return found
 
 
 @dataclass(frozen=True, slots=True)

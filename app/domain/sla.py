@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from app.domain.dates import zone_named
 from app.domain.tickets import TicketStatus
 
 MINUTE = timedelta(minutes=1)
@@ -78,10 +79,10 @@ class Calendar:
 
 @lru_cache(maxsize=256)
 def zone_of(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
+    found = zone_named(name)
+    if found is None:
+        raise ValueError(f"unknown time zone {name!r}")
+    return found
 
 
 def always_open(tz: str = "UTC") -> Calendar:

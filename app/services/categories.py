@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.fulltext import dialect_of
 from app.db.models import Category
 from app.domain.access import Actor, require_admin
 from app.domain.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +33,18 @@ async def tree(session: AsyncSession) -> list[Node]:
         elif c.parent_id in nodes:
             nodes[c.parent_id].children.append(nodes[c.id])
     return roots
+
+
+_NAMES_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('sportello.categories', 0))")
+
+
+async def _names_taking_turns(session: AsyncSession) -> None:
+    """Creations and renames take turns until commit (PostgreSQL), so the siblings' check of
+    :func:`_ensure_unique` sees the name another just gave: two requests at once (a form
+    sent twice) otherwise both found it free and made two categories of one name. Admins
+    edit the tree rarely; SQLite's writers queue anyway."""
+    if dialect_of(session) == "postgresql":
+        await session.execute(_NAMES_LOCK)
 
 
 async def _ensure_unique(
@@ -60,6 +73,7 @@ async def create(
     """A new area (no parent) or sub-area (its parent an area of the same type)."""
     if actor is not None:
         require_admin(actor)
+    await _names_taking_turns(session)
     if parent_id is not None:
         parent = await session.get(Category, parent_id)
         if parent is None:
@@ -100,6 +114,7 @@ async def rename(
     if category is None:
         raise NotFound("No such category.")
     if name is not None:
+        await _names_taking_turns(session)
         await _ensure_unique(session, category.type, category.parent_id, name, category.id)
         category.name = name
     _set_names(category, names)

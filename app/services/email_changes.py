@@ -75,6 +75,15 @@ async def request(session: AsyncSession, user: User, new_email: str) -> str | No
     return email
 
 
+async def cancel(session: AsyncSession, user_id: int) -> None:
+    """Drop the user's pending change, if any: its link stops working.
+
+    For a new password, a deactivation or an address set by staff: whoever asked for the
+    change may have been someone else holding the old password, and like the sessions it
+    must not outlive the reset."""
+    await session.execute(delete(EmailChange).where(EmailChange.user_id == user_id))
+
+
 async def confirm(session: AsyncSession, token: str) -> User:
     """Open the link: the pending address becomes the user's (404 if unknown or expired)."""
     if not 16 <= len(token) <= 128:

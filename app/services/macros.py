@@ -244,20 +244,25 @@ async def apply(
             await timeline.record(
                 session,
                 TicketAssigned(
-                    ticket_id=ticket.id,
-                    assignee_id=None,
-                    actor=timeline.event_actor(actor),
-                    note=f"macro: {macro.title}",
+                    ticket_id=ticket.id, assignee_id=None, actor=timeline.event_actor(actor)
                 ),
             )
     if macro.set_status is not None and TicketStatus(macro.set_status) is not ticket.status:
-        solution = text if TicketStatus(macro.set_status) is TicketStatus.RESOLVED else None
+        resolving = TicketStatus(macro.set_status) is TicketStatus.RESOLVED
+        if resolving and Visibility(macro.visibility) is not Visibility.PUBLIC:
+            # The solution is the customer's to read (ticket, timeline, mail, status page):
+            # an internal note is never one. Raised here, the note and actions roll back too.
+            raise InvalidInput(
+                "An internal macro cannot resolve a ticket: the solution would be its note.",
+                ["path", "macro_id"],
+            )
+        # The move is public (timeline, mail): no note naming the macro, the desk's own.
         ticket = await ticket_service.change_status(
             session,
             actor,
             ticket.id,
             to=TicketStatus(macro.set_status),
-            solution=solution,
-            note=f"macro: {macro.title}",
+            solution=text if resolving else None,
+            note=None,
         )
     return reply, ticket

@@ -379,10 +379,15 @@ async def list_page(
     ticket_id: int | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[tuple[Notification, str]], str | None]:
-    """Notifications with their ticket's number, newest first, in keyset pages (admins only)."""
+) -> tuple[list[tuple[Notification, str | None]], str | None]:
+    """Notifications with their ticket's number, newest first, in keyset pages (admins only).
+
+    Mails of no ticket (the link confirming a new e-mail address) are listed too, with no
+    number."""
     require_admin(actor)
-    stmt = select(Notification, Ticket.number).join(Ticket, Ticket.id == Notification.ticket_id)
+    stmt = select(Notification, Ticket.number).outerjoin(
+        Ticket, Ticket.id == Notification.ticket_id
+    )
     if status is not None:
         stmt = stmt.where(Notification.status == status)
     if ticket_id is not None:
@@ -390,7 +395,7 @@ async def list_page(
     if cursor is not None:
         stmt = stmt.where(Notification.id < decode_id_cursor(cursor))
     rows = (await session.execute(stmt.order_by(Notification.id.desc()).limit(limit + 1))).all()
-    items = [(n, number) for n, number in rows]
+    items: list[tuple[Notification, str | None]] = [(n, number) for n, number in rows]
     if len(items) > limit:
         items = items[:limit]
         return items, encode_cursor([items[-1][0].id])
@@ -399,13 +404,13 @@ async def list_page(
 
 async def retry(
     session: AsyncSession, actor: Actor, notification_id: int
-) -> tuple[Notification, str]:
+) -> tuple[Notification, str | None]:
     """Queue a failed notification again, due now, with a fresh budget of attempts."""
     require_admin(actor)
     row = (
         await session.execute(
             select(Notification, Ticket.number)
-            .join(Ticket, Ticket.id == Notification.ticket_id)
+            .outerjoin(Ticket, Ticket.id == Notification.ticket_id)
             .where(Notification.id == notification_id)
             .with_for_update(of=Notification)
         )

@@ -172,9 +172,10 @@ async def route(session: AsyncSession, ticket: Ticket, channel: str) -> None:
         session, TeamAssigned(ticket_id=ticket.id, team_id=rule.team_id, actor=None, note=note)
     )
     if assignee is not None:
+        # No note: the assignment is a public event (customers see who took their ticket),
+        # and a rule's name is the desk's own business, given on the internal event above.
         await timeline.record(
-            session,
-            TicketAssigned(ticket_id=ticket.id, assignee_id=assignee, actor=None, note=note),
+            session, TicketAssigned(ticket_id=ticket.id, assignee_id=assignee, actor=None)
         )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db.fulltext import dialect_of
 from app.db.models import AuthToken, Customer, User
 from app.db.pagination import page_by_id
 from app.db.session import flush_unique
@@ -130,7 +131,10 @@ async def update(
     user_id: int,
     changes: dict[str, Any],
 ) -> User:
-    """Staff edit users: agents only customer users (and cannot change a role), admins all."""
+    """Staff edit users: agents only customer users (and cannot change a role), admins all.
+
+    A new password or a deactivation ends the user's sessions; with an address set here,
+    they also end the user's pending e-mail change."""
     user = await _visible_user(session, actor, user_id)
     may_manage_user(actor, user.role)
     new_role = changes.get("role", user.role)
@@ -139,10 +143,11 @@ async def update(
     if "role" in changes or "customer_id" in changes:
         new_customer = changes.get("customer_id", user.customer_id)
         await _check_customer(session, new_role, new_customer)
-    if actor.user_id == user.id and (
-        new_role is not Role.ADMIN or changes.get("is_active") is False
-    ):
+    demoted = new_role is not Role.ADMIN or changes.get("is_active") is False
+    if actor.user_id == user.id and demoted:
         raise Forbidden("An administrator cannot demote or deactivate their own account.")
+    if user.role is Role.ADMIN and user.is_active and demoted:
+        await _keep_an_admin(session, user.id)
     if "email" in changes:
         changes["email"] = normalise_email(changes["email"])
         await _ensure_email_free(session, changes["email"], user.id)
@@ -154,8 +159,31 @@ async def update(
     if password is not None or changes.get("is_active") is False:
         # A new password or a deactivation ends every open session of the user.
         await session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+    if password is not None or changes.get("is_active") is False or "email" in changes:
+        # ... and the e-mail change they may have asked for: its link would otherwise take
+        # the login afterwards (or undo the address staff just set).
+        await email_changes.cancel(session, user.id)
     await flush_unique(session, f"A user with e-mail {user.email!r} already exists.")
     return user
+
+
+_ADMINS_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('sportello.admins', 0))")
+
+
+async def _keep_an_admin(session: AsyncSession, leaving_id: int) -> None:
+    """The desk keeps an active administrator: two admins demoting (or deactivating) each
+    other at once both passed the rule on oneself and left none (no one to manage users,
+    categories or keys). Demotions take turns until commit (PostgreSQL; SQLite's writers
+    queue anyway), and the one that would leave no other active admin is a 409."""
+    if dialect_of(session) == "postgresql":
+        await session.execute(_ADMINS_LOCK)
+    others = await session.scalar(
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.is_active.is_(True), User.id != leaving_id)
+        .limit(1)
+    )
+    if others is None:
+        raise Conflict("The last active administrator cannot be demoted or deactivated.")
 
 
 async def me(session: AsyncSession, actor: Actor) -> User:
@@ -173,7 +201,8 @@ async def update_me(
     *,
     current_token: str,
 ) -> User:
-    """Change one's own profile; a new password needs the current one and ends other sessions.
+    """Change one's own profile; a new password needs the current one and ends other sessions
+    and any e-mail change asked before it.
 
     A new e-mail address needs the current password too, and takes effect only when
     the link mailed to it is opened (``services/email_changes.py``).
@@ -189,6 +218,10 @@ async def update_me(
         raise InvalidInput(
             "The current password is missing or wrong.", ["body", "current_password"]
         )
+    if password is not None:
+        # A new password ends a change asked before it (by whoever held the old one); one
+        # asked in this same request is made below and stays.
+        await email_changes.cancel(session, user.id)
     if new_email is not None:
         await email_changes.request(session, user, new_email)
     if password is not None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import SavedView
+from app.db.pagination import MAX_ID
 from app.domain.access import Actor, Role, Scope, require_staff
 from app.domain.errors import Forbidden, InvalidInput, NotFound
 from app.domain.tickets import TicketStatus
@@ -76,7 +77,9 @@ async def get(session: AsyncSession, actor: Actor, view_id: str) -> View:
     for view in BUILT_IN:
         if view.id == view_id:
             return view
-    if not view_id.isdigit() or len(view_id) > 10:
+    # An id no row can have (past the 32-bit column) is not sent to the database, where
+    # PostgreSQL refuses it as an error (a 500), not as no row.
+    if not view_id.isdigit() or len(view_id) > 10 or int(view_id) > MAX_ID:
         raise NotFound("No such view.")
     row = await session.scalar(
         select(SavedView).where(SavedView.id == int(view_id), _visible(actor))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
 from app.config import Settings
@@ -74,6 +78,43 @@ def test_names_are_unique_among_siblings_only(desk: Desk) -> None:
     desk.category("technical", "Bilancio")
     other = desk.category("technical", "Magazzino")
     desk.category("technical", "Bilancio", parent=other)
+
+
+def test_simultaneous_requests_for_one_name_make_one_category(desk: Desk) -> None:
+    """The siblings' check and the insert are one step: admins double-submitting a form (or
+    two at once) get one category and 409s, never duplicates (PostgreSQL let them through)."""
+    admins = [desk.user("admin")[0] for _ in range(6)]
+    area = desk.category("technical", "Contabilità")
+    spare = [desk.category("technical", f"Provvisoria {i}") for i in range(len(admins))]
+
+    def at_once(call: Callable[[int], httpx.Response]) -> list[int]:
+        barrier = threading.Barrier(len(admins))
+
+        def run(i: int) -> httpx.Response:
+            barrier.wait(timeout=30)
+            return call(i)
+
+        with ThreadPoolExecutor(len(admins)) as pool:
+            answers = list(pool.map(run, range(len(admins))))
+        for r in answers:
+            if r.status_code != 409:
+                assert r.status_code in (200, 201), r.text
+        return sorted(r.status_code for r in answers)
+
+    new_area = {"type": "technical", "name": "Magazzino"}
+    assert at_once(lambda i: admins[i].post("/categories", json=new_area)) == [201] + [409] * 5
+    new_sub = {"type": "technical", "name": "Bilancio", "parent_id": area["id"]}
+    assert at_once(lambda i: admins[i].post("/categories", json=new_sub)) == [201] + [409] * 5
+    renamed = at_once(
+        lambda i: admins[i].patch(f"/categories/{spare[i]['id']}", json={"name": "Cespiti"})
+    )
+    assert renamed == [200] + [409] * 5
+    tree = names(admins[0].get("/categories").json())
+    assert [n for n in tree if n[1] in ("Magazzino", "Cespiti")] == [
+        ("technical", "Cespiti", []),
+        ("technical", "Magazzino", []),
+    ]
+    assert ("technical", "Contabilità", ["Bilancio"]) in tree
 
 
 def test_an_admin_renames_a_category(desk: Desk) -> None:

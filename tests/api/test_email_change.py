@@ -92,3 +92,49 @@ def test_an_address_taken_meanwhile_is_409_and_unknown_tokens_are_404(
     problem(client.get(f"/auth/email-confirmations/{token}"), 409)
     problem(client.get("/auth/email-confirmations/" + "x" * 43), 404)
     problem(client.post("/auth/email-confirmations", json={"token": "short"}), 404)
+
+
+def test_a_new_password_or_a_deactivation_cancels_a_pending_change(
+    desk: Desk, mailbox: SmtpSink, db: Database, client: httpx.Client
+) -> None:
+    """Whoever knew the old password may have asked for the change: a new password (set
+    by the user or by staff), a deactivation or an address set by staff ends it, as it
+    ends the sessions, so the link cannot take the account's login afterwards."""
+    customer = desk.customer()
+    admin, agent = desk.admin(), desk.agent()
+    cases = {
+        "own new password": lambda u, me: u.patch(
+            "/me", json={"password": "a fresh password", "current_password": PASSWORD}
+        ),
+        "password set by an admin": lambda u, me: admin.patch(
+            f"/users/{me['id']}", json={"password": "a fresh password"}
+        ),
+        "password set by an agent": lambda u, me: agent.patch(
+            f"/users/{me['id']}", json={"password": "a fresh password"}
+        ),
+        "deactivation": lambda u, me: admin.patch(f"/users/{me['id']}", json={"is_active": False}),
+        "address set by staff": lambda u, me: agent.patch(
+            f"/users/{me['id']}", json={"email": unique("staff") + "@example.com"}
+        ),
+    }
+    for case, reset in cases.items():
+        user, me = desk.user("customer", customer_id=customer["id"])
+        intruder = unique("intruso") + "@evil.example"
+        assert ask(user, intruder).status_code == 200, case
+        dispatch(db)
+        token = token_from(mailbox, intruder)
+        r = reset(user, me)
+        assert r.status_code == 200, (case, r.text)
+        problem(client.get(f"/auth/email-confirmations/{token}"), 404)
+        assert db.scalar("SELECT count(*) FROM email_change WHERE user_id = :u", u=me["id"]) == 0
+        assert admin.get(f"/users/{me['id']}").json()["email"] != intruder, case
+    # A change asked together with the new password is the one that stays pending.
+    user, me = desk.user("customer", customer_id=customer["id"])
+    assert ask(user, unique("vecchio") + "@example.com").status_code == 200
+    wanted = unique("nuovo") + "@example.com"
+    both = user.patch(
+        "/me",
+        json={"email": wanted, "password": "a fresh password", "current_password": PASSWORD},
+    )
+    assert both.status_code == 200, both.text
+    assert db.scalar("SELECT new_email FROM email_change WHERE user_id = :u", u=me["id"]) == wanted

@@ -96,6 +96,43 @@ def test_an_internal_macro_is_a_note_and_its_actions_apply(desk: Desk) -> None:
     assert kinds[1:] == ["replied", "tagged", "tagged", "team_assigned", "status_changed"]
 
 
+def test_an_internal_macro_never_hands_its_note_or_title_to_the_customer(desk: Desk) -> None:
+    """A macro that resolves took its rendered body as the solution, whatever the body's
+    visibility: an internal note became the solution the customer reads (ticket, timeline,
+    mail, status page), and every move it made was noted with the macro's title."""
+    agent = desk.agent()
+    customer = desk.customer()
+    client = desk.customer_user(customer)
+    note = "Cliente insopportabile: chiudiamo senza verificare."
+    internal = macro(
+        agent,
+        title="Liquidare il rompiscatole",
+        visibility="internal",
+        bodies={"it": note},
+        actions={"set_status": "resolved"},
+    )
+    ticket = desk.ticket(client, customer)
+    err = problem(apply(agent, ticket, internal), 422)
+    assert err["errors"][0]["loc"] == ["path", "macro_id"]
+    seen = client.get(f"/tickets/{ticket['id']}")
+    assert seen.json()["status"] == "open" and seen.json()["solution"] is None
+    assert agent.get(f"/tickets/{ticket['id']}/replies").json()["items"] == []  # all undone
+    # A public macro that resolves: its answer is the solution, its title stays the desk's.
+    public = macro(
+        agent,
+        title="Chiusura rapida",
+        bodies={"it": "Abbiamo corretto la configurazione."},
+        actions={"set_status": "resolved"},
+    )
+    assert apply(agent, ticket, public).status_code == 201
+    assert client.get(f"/tickets/{ticket['id']}").json()["solution"] == (
+        "Abbiamo corretto la configurazione."
+    )
+    events = client.get(f"/tickets/{ticket['id']}/events")
+    assert "Chiusura rapida" not in events.text and "macro:" not in events.text
+    assert "Chiusura rapida" not in client.get(f"/tickets/{ticket['id']}").text
+
+
 def test_a_refused_action_undoes_the_whole_macro(desk: Desk) -> None:
     agent = desk.agent()
     customer = desk.customer()

@@ -15,7 +15,7 @@ import pytest
 
 from app.config import Settings
 from tests.conftest import Database
-from tests.factories import Desk
+from tests.factories import PASSWORD, Desk
 from tests.smtp import SmtpSink, dispatch, make_due
 
 DESK = "desk@sportello.test"
@@ -349,6 +349,36 @@ def test_a_refused_mail_fails_after_its_last_attempt_and_an_admin_retries_it(
     assert "public/tickets/" in confirmation.text, "the retried confirmation still has its link"
     sent = admin.get("/notifications", params={"status": "sent", "ticket_id": ticket["id"]})
     assert {i["kind"] for i in sent.json()["items"]} == {"confirmation", "new_ticket"}
+
+
+def test_a_refused_mail_of_no_ticket_is_listed_and_retried_too(
+    desk: Desk, mailbox: SmtpSink, db: Database, settings: Settings
+) -> None:
+    """The link confirming a new address belongs to no ticket: the admins' view once joined
+    every mail to its ticket, so such a mail that failed was neither listed nor retryable."""
+    two_tries = settings.model_copy(update={"mail_max_attempts": 2})
+    world = World(desk)
+    new = "nuovo.indirizzo@rossi.example"
+    mailbox.rejected.add(new)
+    r = world.client.patch("/me", json={"email": new, "current_password": PASSWORD})
+    assert r.status_code == 200, r.text
+    dispatch(db, two_tries)
+    make_due(db)
+    dispatch(db, two_tries)
+
+    admin = desk.admin()
+    [item] = admin.get("/notifications", params={"status": "failed"}).json()["items"]
+    assert (item["kind"], item["recipient"], item["attempts"]) == ("email_change", new, 2)
+    assert (item["ticket_id"], item["ticket_number"]) == (None, None)
+    assert "secret" not in item and "context" not in item
+    assert admin.get("/notifications", params={"ticket_id": 1}).json()["items"] == []
+
+    mailbox.rejected.clear()
+    retried = admin.post(f"/notifications/{item['id']}/retry")
+    assert retried.status_code == 200, retried.text
+    assert (retried.json()["status"], retried.json()["ticket_id"]) == ("queued", None)
+    assert dispatch(db, two_tries) == 1
+    assert "/auth/email-confirmations/" in mailbox.one_to(new).text
 
 
 def test_the_admin_list_pages_newest_first_and_filters(desk: Desk, db: Database) -> None:

@@ -447,6 +447,7 @@ def test_csv_and_who_may_read(desk: Desk) -> None:
     problem(desk.api_key("tickets:read").get("/reports/volume", params=params), 403)
     assert desk.api_key("reports:read").get("/reports/volume", params=params).status_code == 200
     problem(agent.get("/reports/volume", params={**params, "tz": "Mars/Olympus"}), 422)
+    problem(agent.get("/reports/volume", params={**params, "tz": "Europe"}), 422)  # a folder
     problem(agent.get("/reports/volume", params={"from": "2026-03-01", "to": "2026-02-01"}), 422)
     problem(agent.get("/reports/volume", params={"from": "2020-01-01", "to": "2026-02-01"}), 422)
     problem(agent.get("/reports/volume", params={**params, "group": "year"}), 422)

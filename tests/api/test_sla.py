@@ -64,6 +64,7 @@ def test_calendars_and_policies_are_admin_crud(desk: Desk) -> None:
     problem(desk.customer_user(customer).get("/sla-policies"), 403)
     problem(admin.post("/sla-policies", json={"name": "Premium bloccanti"}), 409)
     problem(admin.post("/calendars", json={"name": "x", "tz": "Mars/Base", "hours": {}}), 422)
+    problem(admin.post("/calendars", json={"name": "x", "tz": "Europe", "hours": {}}), 422)
     problem(admin.post("/calendars", json={"name": "y", "tz": "UTC", "hours": {"lun": []}}), 422)
     bad_hours = {"mon": [["10:00", "09:00"]]}
     problem(admin.post("/calendars", json={"name": "z", "tz": "UTC", "hours": bad_hours}), 422)

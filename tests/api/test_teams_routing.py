@@ -147,11 +147,18 @@ def test_round_robin_skips_away_members_and_records_the_rule(desk: Desk) -> None
     events = anna.get(f"/tickets/{ticket['id']}/events").json()["items"]
     assert events[0]["kind"] == "created" and events[0]["actor"]["role"] == "customer"
     routed = [(e["kind"], e["actor"], e["note"]) for e in events[1:3]]
+    # The rule is the desk's own business: named on the internal team event only.
     assert routed == [
         ("team_assigned", None, "routing rule: verso Fatture"),
-        ("assigned", None, "routing rule: verso Fatture"),
+        ("assigned", None, None),
     ]
     assert events[2]["assignee_id"] == anna_row["id"]
+    # The customer sees who took the ticket, never the name of the rule that chose them
+    # (a rule may well be called "late payers: low priority").
+    seen = client.get(f"/tickets/{ticket['id']}/events")
+    assert seen.status_code == 200, seen.text
+    assert [e["kind"] for e in seen.json()["items"]] == ["created", "assigned"]
+    assert "verso Fatture" not in seen.text and "routing rule" not in seen.text
 
 
 def test_fewest_open_tickets_wins_and_nobody_present_leaves_it_unassigned(desk: Desk) -> None:
@@ -240,6 +247,11 @@ def test_views_built_in_personal_and_shared_with_counts(desk: Desk) -> None:
     problem(anna.post("/views", json={"name": "x", "filters": {"sla": "late"}}), 422)
     problem(anna.post("/views", json={"name": "x", "filters": {"assignee": "you"}}), 422)
     problem(anna.get("/views/nope/tickets"), 404)
+    # An id past what the column holds names no view (on PostgreSQL it was a 500).
+    for beyond in ("2147483648", "9999999999"):
+        problem(anna.get(f"/views/{beyond}"), 404)
+        problem(anna.get(f"/views/{beyond}/tickets"), 404)
+        problem(anna.delete(f"/views/{beyond}"), 404)
     client = desk.customer_user(customer)
     problem(client.get("/views"), 403)
     assert anna.delete(f"/views/{personal['id']}").status_code == 204

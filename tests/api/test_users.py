@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import Database
 from tests.factories import PASSWORD, Desk, unique
 
 
@@ -243,6 +246,38 @@ def test_an_admin_cannot_demote_or_deactivate_themself(desk: Desk) -> None:
     r = other_admin.patch(f"/users/{me['id']}", json={"role": "agent"})
     assert r.status_code == 200
     assert admin.get("/me").json()["role"] == "agent"
+
+
+@pytest.mark.parametrize("change", [{"role": "agent"}, {"is_active": False}])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    desk: Desk, db: Database, change: dict[str, Any]
+) -> None:
+    """Each may demote the other, not both: the desk would be left with no administrator
+    (no one to manage users, categories or keys), which the rule on oneself is there to
+    prevent."""
+    first = desk.admin()
+    second, _ = desk.user("admin")
+    ids = [first.get("/me").json()["id"], second.get("/me").json()["id"]]
+    barrier = threading.Barrier(2)
+
+    def demote(i: int) -> httpx.Response:
+        barrier.wait(timeout=30)
+        return [first, second][i].patch(f"/users/{ids[1 - i]}", json=change)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(demote, range(2)))
+    # The loser is refused however far it got: already demoted when it authenticated (403),
+    # its session ended by the deactivation (401), or the other the last admin (409).
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses[0] == 200 and statuses[1] in (401, 403, 409), [r.text for r in answers]
+    admins = "SELECT count(*) FROM user_account WHERE role = 'admin' AND is_active = :yes"
+    assert db.scalar(admins, yes=True) == 1
+    # One after the other, the same: the last active admin stays one.
+    [survivor] = [c for c, r in zip([first, second], answers, strict=True) if r.status_code == 200]
+    third = survivor.post("/users", json=user_body("admin"))
+    assert third.status_code == 201, third.text
+    assert survivor.patch(f"/users/{third.json()['id']}", json=change).status_code == 200
+    assert db.scalar(admins, yes=True) == 1
 
 
 def test_a_new_password_set_by_an_admin_ends_the_users_sessions(desk: Desk) -> None:

@@ -94,7 +94,8 @@ async def update_me(
 ) -> UserRead:
     """Change name, phone, locale, time zone; a new password or e-mail needs `current_password`.
 
-    Changing the password ends every other session of the user. A new `email` is
+    Changing the password ends every other session of the user, and cancels an e-mail
+    change asked before it (its link stops working). A new `email` is
     not applied here: a link is mailed to it, and opening it (within 24 hours)
     makes it the user's address; until then the old one stays (409 if taken).
     """

@@ -97,7 +97,9 @@ async def apply_macro(
     actor: CurrentActor,
     lang: CallerLang,
 ) -> MacroApplied:
-    """Post the macro's body in the ticket's language and run its actions, all or nothing."""
+    """Post the macro's body in the ticket's language and run its actions, all or nothing.
+
+    A macro that resolves gives its body as the solution: an internal one cannot (422)."""
     reply, ticket = await macro_service.apply(session, actor, ticket_id, macro_id)
     return MacroApplied(
         reply=ReplyRead.of(reply), ticket=await detail(session, ticket, actor, response, lang)

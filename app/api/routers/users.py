@@ -97,6 +97,8 @@ async def update_user(
     settings: SettingsDep,
     actor: CurrentActor,
 ) -> UserRead:
-    """Edit a user; a new password or a deactivation ends the user's sessions."""
+    """Edit a user; a new password or a deactivation ends the user's sessions. Either, or a
+    new `email`, cancels the user's pending e-mail change (from `PATCH /me`). The last
+    active administrator cannot be demoted or deactivated (409)."""
     user = await user_service.update(session, settings, actor, user_id, body.changes())
     return UserRead.model_validate(user)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from app.api.schemas.common import Output
 from app.db.models import Notification, Reply
 from app.domain.access import Locale
@@ -16,8 +18,8 @@ class NotificationRead(Output):
     """An e-mail of the outbox, as admins see it (never its content's secrets)."""
 
     id: int
-    ticket_id: int
-    ticket_number: str
+    ticket_id: int | None = Field(description="Null for a mail of no ticket (`email_change`).")
+    ticket_number: str | None
     kind: NotificationKind
     recipient: str
     locale: Locale
@@ -29,7 +31,7 @@ class NotificationRead(Output):
     created_at: datetime
 
     @classmethod
-    def of(cls, notification: Notification, ticket_number: str) -> NotificationRead:
+    def of(cls, notification: Notification, ticket_number: str | None) -> NotificationRead:
         return cls(
             id=notification.id,
             ticket_id=notification.ticket_id,

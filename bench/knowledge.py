@@ -13,20 +13,10 @@ the ``[semantic]`` extra installed, the solved tickets of customers 3 and 7 and 
 articles get (random) vectors, and the suggestions are timed with the model too:
 the draft's embedding included, and the first run loading the customer's vectors.
 
-Measured on 2 shared cores (PostgreSQL 15, SQLite 3.40):
-
-| call | PostgreSQL | SQLite |
-| --- | --- | --- |
-| /solutions, staff, every customer, 2 common words | 75-150 | 45-70 |
-| /solutions, one customer (20,000 tickets) | 95-150 | 26-37 |
-| /kb/suggest, a customer of 200 tickets, 10 words | 6-19 | 117-168 |
-| /kb/suggest, a customer of 20,000 tickets, 10 words | 114-179 | 125-164 |
-
-With the embedding model (PostgreSQL, 2026-12-01, on 2 cores at load 15-22 from
-other work, so every figure is inflated several times; p50 / p95 ms): one draft's
-embedding 295 / 629 wall clock, 49 / 65 CPU; /kb/suggest for a customer of 200
-139 / 259 lexical, 1,400 / 1,940 with the model; for a customer of 20,000
-933 / 1,773 lexical, 1,958 / 3,644 with the model (README, "Semantic suggestions").
+The figures (p50 / p95; with the model, the draft's embedding included) are in the
+README ("Semantic suggestions", "Speed and memory"), measured with no other work on the
+machine: on 2 shared cores the model's time swings by a third from one minute to the next,
+so compare settings in interleaved rounds.
 
 Before the query constants were written into the statements, PostgreSQL's
 generic plan took 1.4-1.8 s for the first line from the 6th run; and ranking an

@@ -72,6 +72,24 @@ class Metrics:
 access_logger = logging.getLogger("sportello.access")
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template, include_router() prefixes included: what logs
+    and metrics name a request by (a raw path carries public-link and confirmation tokens).
+
+    Since FastAPI 0.137 ``scope["route"]`` of an included route is the router's own
+    route, whose ``path_format`` lacks the prefixes it was included under; the full
+    template comes from ``iter_route_contexts``, FastAPI's API for integrations.
+    """
+    route: Any = scope.get("route")
+    if route is None:
+        return "unmatched"
+    if "app" in scope:
+        for context in iter_route_contexts(scope["app"].routes):
+            if context.original_route is route and context.path_format:
+                return str(context.path_format)
+    return str(getattr(route, "path_format", "") or "unmatched")
+
+
 class MetricsMiddleware:
     """Counts, times and logs requests per route template (never the raw path: bounded labels)."""
 
@@ -81,23 +99,12 @@ class MetricsMiddleware:
         self._templates: dict[int, str] = {}
 
     def _template(self, scope: Scope) -> str:
-        """The matched route's full path template, include_router() prefixes included.
-
-        Since FastAPI 0.137 ``scope["route"]`` of an included route is the router's own
-        route, whose ``path_format`` lacks the prefixes it was included under; the full
-        template comes from ``iter_route_contexts``, FastAPI's API for integrations.
-        """
         route: Any = scope.get("route")
         if route is None:
             return "unmatched"
         key = id(route)
         if key not in self._templates:
-            if "app" in scope:
-                for context in iter_route_contexts(scope["app"].routes):
-                    if context.path_format:
-                        self._templates[id(context.original_route)] = context.path_format
-            if key not in self._templates:
-                self._templates[key] = str(getattr(route, "path_format", "") or "unmatched")
+            self._templates[key] = route_template(scope)
         return self._templates[key]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

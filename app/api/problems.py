@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.middleware import route_template
 from app.domain import errors
 from app.infra.storage import StorageUnavailable
 
@@ -175,7 +176,7 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResp
     logger.error(
         "unhandled error on %s %s (request_id=%s)",
         request.method,
-        request.url.path,
+        route_template(request.scope),
         getattr(request.state, "request_id", "-"),
         exc_info=exc,
     )
@@ -314,7 +315,12 @@ class UnexpectedErrorMiddleware:
 
 async def concurrent_change_handler(request: Request, exc: Exception) -> JSONResponse:
     """A write lost a race (optimistic version check, or a unique/foreign key settled late)."""
-    logger.info("concurrent change refused on %s: %s", request.url.path, type(exc).__name__)
+    logger.info(
+        "concurrent change refused on %s %s: %s",
+        request.method,
+        route_template(request.scope),
+        type(exc).__name__,
+    )
     return problem_response(
         request,
         409,

@@ -195,7 +195,7 @@ async def login(
             raise TooManyRequests("Too many failed logins; try again later.", retry_after=wait)
         raise Unauthenticated("Invalid e-mail or password.")
     await failures.clear(email, address)
-    token = secrets.token_urlsafe(32)
+    token = login_token()
     expires_at = utcnow() + timedelta(hours=settings.token_ttl_hours)
     async with sessions.begin() as session:
         session.add(
@@ -225,6 +225,15 @@ _USER_BY_TOKEN = (
 _KEY_BY_DIGEST = select(ApiKey).where(
     ApiKey.key_hash == bindparam("digest"), ApiKey.revoked_at.is_(None)
 )
+
+
+def login_token() -> str:
+    """A new login token: 32 random bytes, never starting as an API key does (one token in
+    16.7 million would, and be looked for among the keys, in vain, for its whole life)."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith(API_KEY_PREFIX):
+            return token
 
 
 async def authenticate(session: AsyncSession, token: str) -> Actor:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from app.services import auth as auth_service
 from tests.conftest import Database
 from tests.factories import PASSWORD, Desk
 
@@ -177,3 +179,11 @@ def test_tokens_are_stored_hashed(desk: Desk, db: Database) -> None:
     assert hashes >= 1
     pw = db.scalar("SELECT password_hash FROM user_account WHERE id = :u", u=user["id"])
     assert pw.startswith("$argon2id$") and PASSWORD not in pw
+
+
+def test_a_login_token_never_looks_like_an_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One random token in 16.7 million starts with the keys' prefix and would be looked for
+    among the API keys, in vain, for its whole life: such a draw is taken again."""
+    draws = iter(["spk_" + "a" * 39, "spk_" + "b" * 39, "Zz" + "c" * 41])
+    monkeypatch.setattr(auth_service.secrets, "token_urlsafe", lambda _n: next(draws))
+    assert auth_service.login_token() == "Zz" + "c" * 41

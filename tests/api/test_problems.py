@@ -168,6 +168,10 @@ def failing_server(settings: Settings) -> Iterator[str]:
     async def boom() -> None:
         raise RuntimeError("secret sauce at /srv/app/secret.py line 42")
 
+    @server.app.get("/boom/{token}", include_in_schema=False)
+    async def boom_with_token(token: str) -> None:
+        raise RuntimeError("a bug on a route whose path carries a token")
+
     base_url = server.start()
     yield base_url
     server.stop()
@@ -196,6 +200,20 @@ def test_an_unexpected_error_is_a_bare_500_and_a_logged_traceback(
     assert "GET /boom" in line
     assert "Traceback" in line
     assert 'RuntimeError("secret sauce' in line or "RuntimeError: secret sauce" in line
+
+
+def test_an_unexpected_error_logs_the_route_not_the_token_in_its_path(
+    failing_server: str, error_log: Recorder
+) -> None:
+    """Public-link and confirmation paths carry their token: the error log names the route's
+    template, as the access log does, so whoever reads the logs cannot open the link."""
+    token = "Tk-4f9a0c1d2e3b4a5f6e7d8c9b0a1f2e3d"
+    with httpx.Client(base_url=failing_server, timeout=30, verify=SSL_CONTEXT) as c:
+        r = c.get(f"/boom/{token}", headers={"X-Request-ID": "boom-req-2"})
+    assert_problem(r, 500)
+    [line] = [line for line in error_log.lines if "boom-req-2" in line]
+    assert "GET /boom/{token}" in line
+    assert token not in line
 
 
 def test_the_server_keeps_serving_after_an_unexpected_error(

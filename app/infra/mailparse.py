@@ -15,8 +15,10 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
 from inscriptis import get_text
@@ -97,8 +99,19 @@ def _decode(part: Message) -> str:
     return payload.decode("utf-8", errors="replace")
 
 
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """A header's values as written (unfolded; 8-bit bytes read as UTF-8), not through the
+    policy's parser: the structured address parser raises on some malformed values
+    (``To: "``)."""
+    return [
+        " ".join(str(v).encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
+        for k, v in msg.raw_items()
+        if k.lower() == name
+    ]
+
+
 def _addresses(msg: Message, *names: str) -> tuple[str, ...]:
-    values = [str(v) for name in names for v in (msg.get_all(name) or [])]
+    values = [v for name in names for v in _raw_values(msg, name)]
     out = [normalise_address(addr) for _, addr in getaddresses(values) if "@" in addr]
     return tuple(dict.fromkeys(out))
 
@@ -151,11 +164,11 @@ def strip_reply(text: str) -> str:
     return "\n".join(kept).strip()
 
 
-def _walk(msg: EmailMessage) -> tuple[str | None, str | None, list[MailFile]]:
+def _walk(parts: Sequence[Message]) -> tuple[str | None, str | None, list[MailFile]]:
     plain: str | None = None
     html: str | None = None
     files: list[MailFile] = []
-    for part in msg.walk():
+    for part in parts:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
@@ -191,7 +204,15 @@ def _walk(msg: EmailMessage) -> tuple[str | None, str | None, list[MailFile]]:
 
 def parse(raw: bytes) -> ParsedMail:
     """Read a message; never raises on a malformed one (whatever can be read is kept)."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        walked = list(msg.walk())
+    except RecursionError:
+        # Parts nested deeper than Python's recursion limit (the parser and walk() recurse):
+        # the headers are read, the body is not (the original is kept as a file anyway).
+        msg = BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
+        msg.set_payload("")
+        walked = [msg]
     assert isinstance(msg, EmailMessage)
 
     def header(name: str) -> str:
@@ -206,7 +227,7 @@ def parse(raw: bytes) -> ParsedMail:
     if report == "multipart/report":
         plain, html, files = None, None, list[MailFile]()
     else:
-        plain, html, files = _walk(msg)
+        plain, html, files = _walk(walked)
     full = plain if plain and plain.strip() else html_to_text(html) if html else ""
     full = full.replace("\r\n", "\n")[: MAX_BODY_CHARS * 5]
     facts = MailFacts(
@@ -217,7 +238,7 @@ def parse(raw: bytes) -> ParsedMail:
         subject=header("subject"),
         in_reply_to=_ids(header("in-reply-to")),
         references=_ids(header("references")),
-        headers={h: header(h) for h in LOOP_HEADERS if msg.get(h) is not None},
+        headers={h: header(h) for h in LOOP_HEADERS if h in msg},
         content_type=report,
         authentication_results=tuple(
             " ".join(str(v).split()) for v in (msg.get_all("authentication-results") or [])

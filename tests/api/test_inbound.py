@@ -62,6 +62,37 @@ def test_the_body_must_be_a_bounded_rfc822_message(desk: Desk, settings: Setting
     problem(gate.post("/inbound/mail", content=big, headers=RFC822), 413)
 
 
+def _nested(depth: int) -> bytes:
+    body = "Content-Type: text/plain\r\n\r\nIl gestionale non si avvia.\r\n"
+    for level in range(depth):
+        body = (
+            f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n"
+            f"--b{level}\r\n{body}--b{level}--\r\n"
+        )
+    return ("From: mario.rossi@rossi.example\r\nMessage-ID: <deep@x>\r\n" + body).encode()
+
+
+def test_a_malformed_mail_is_received_never_a_server_error(desk: Desk) -> None:
+    """Whatever a sender writes, the mail is taken (no 500, which a mailgate would retry for
+    days and the IMAP poller on every round): broken address headers, a structure nested
+    past Python's recursion limit, a display name longer than a contact's name."""
+    rossi = desk.customer()
+    desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    gate = desk.api_key("mail:ingest")
+    for n, (name, value) in enumerate([("To", '"'), ("Cc", "<"), ("To", "a@"), ("Cc", '"')]):
+        raw = mail("mario.rossi@rossi.example", message_id=f"<broken-{n}@x>", **{name: value})
+        got = post(gate, raw)
+        assert got.status_code == 201, got.text
+        assert got.json()["outcome"] == "ticket"
+    deep = post(gate, _nested(1000))
+    assert deep.status_code == 201, deep.text
+    assert deep.json()["outcome"] == "ticket"
+    long_name = post(gate, mail(f'"{"M" * 300}" <mario.rossi@rossi.example>', message_id="<n@x>"))
+    assert long_name.status_code == 201, long_name.text
+    ticket = desk.admin().get(f"/tickets/{long_name.json()['ticket_id']}").json()
+    assert ticket["contact"]["name"] == "M" * 200
+
+
 def test_admins_list_received_mail_by_outcome_and_retry_a_held_one(desk: Desk) -> None:
     rossi = desk.customer()
     mario = desk.customer_user(rossi, email="mario.rossi@rossi.example")

@@ -30,6 +30,7 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.models import Customer, CustomerMailDomain, InboundMail, Ticket, TicketCc, User
 from app.db.models.inbound import MAX_REASON
+from app.db.models.tickets import MAX_CONTACT_EMAIL, MAX_CONTACT_NAME
 from app.domain.access import Actor, Role
 from app.domain.attachments import safe_filename, sniff
 from app.domain.errors import DomainError
@@ -298,6 +299,16 @@ async def _stage(uploads: Uploads, data: bytes) -> StagedBlob:
         raise
 
 
+def _contact(parsed: mailparse.ParsedMail) -> ticket_service.Contact:
+    """The sender as a ticket's contact, within the contact's columns: a display name is cut
+    to its length, an address longer than any deliverable one is no contact address."""
+    sender = parsed.facts.sender
+    return ticket_service.Contact(
+        name=parsed.from_name[:MAX_CONTACT_NAME] or None,
+        email=sender if len(sender) <= MAX_CONTACT_EMAIL else None,
+    )
+
+
 def _refused_answer(refused: list[dict[str, str]], number: str) -> dict[str, object]:
     files = [{"filename": f["filename"][:100], "code": f["code"]} for f in refused[:20]]
     return {"number": number, "files": files}
@@ -318,9 +329,7 @@ async def _answer_ticket(
         follow = ticket_service.FollowUp(
             subject=clean_subject(parsed.facts.subject) or ticket.subject,
             description=body,
-            contact=ticket_service.Contact(
-                name=parsed.from_name or None, email=parsed.facts.sender
-            ),
+            contact=_contact(parsed),
         )
         new, _ = await ticket_service.follow_up(session, actor, ticket.id, follow, uploads=uploads)
         await _add_cc(session, new, parsed)
@@ -444,7 +453,7 @@ async def _new_ticket(
         type=TicketType(settings.inbox_ticket_type),
         subject=clean_subject(facts.subject) or "(no subject)",
         description=parsed.text or parsed.full_text or "(empty message)",
-        contact=ticket_service.Contact(name=parsed.from_name or None, email=facts.sender),
+        contact=_contact(parsed),
     )
     ticket, _ = await ticket_service.open_ticket(session, actor, data, uploads=uploads)
     await _add_cc(session, ticket, parsed)

@@ -214,6 +214,22 @@ def test_notifications_can_be_answered_and_the_answer_threads(
     assert replies[-1]["body"] == "Ya funciona, gracias."
 
 
+def test_a_cc_address_longer_than_any_address_is_not_put_on_the_ticket(desk: Desk) -> None:
+    """Cc addresses within the customer's domains join the ticket; one longer than an address
+    can be (it would not fit its column: a 500 on PostgreSQL, and the mail never taken) is
+    left out, and the mail is taken with the others."""
+    admin = desk.admin()
+    rossi = desk.customer()
+    admin.put(f"/customers/{rossi['id']}/mail-domains", json={"domains": ["rossi.example"]})
+    desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    long = "l" * 400 + "@rossi.example"
+    raw = mail("mario.rossi@rossi.example", Cc=f"{long}, giulia@rossi.example")
+    got = post(desk.api_key("mail:ingest"), raw)
+    assert got.status_code == 201, got.text
+    ticket_id = got.json()["ticket_id"]
+    assert admin.get(f"/tickets/{ticket_id}/cc").json()["emails"] == ["giulia@rossi.example"]
+
+
 def test_cc_addresses_receive_public_updates(desk: Desk, db: Database, mailbox: SmtpSink) -> None:
     admin = desk.admin()
     rossi = desk.customer()

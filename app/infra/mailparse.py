@@ -104,7 +104,9 @@ def _raw_values(msg: Message, name: str) -> list[str]:
     policy's parser: the structured address parser raises on some malformed values
     (``To: "``)."""
     return [
-        " ".join(str(v).encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
+        _clean(
+            " ".join(str(v).encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
+        )
         for k, v in msg.raw_items()
         if k.lower() == name
     ]
@@ -121,6 +123,15 @@ def _ids(value: str | None) -> tuple[str, ...]:
 
 
 _C1 = re.compile("[\x80-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""What the API refuses in every text (PostgreSQL cannot store NUL at all): a mail is not
+refused for it, it is left out (tab and line breaks stay)."""
+
+
+def _clean(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
 _FORWARD = re.compile(r"^\s*(fwd?|tr|rv|i|enc|wg)\s*:", re.IGNORECASE)
 
 
@@ -220,7 +231,7 @@ def parse(raw: bytes) -> ParsedMail:
             value = msg.get(name)
         except Exception:  # a header the policy cannot parse: its raw form
             value = None
-        return _cp1252(" ".join(str(value).split())) if value is not None else ""
+        return _clean(_cp1252(" ".join(str(value).split()))) if value is not None else ""
 
     name, sender = parseaddr(header("from"))
     report = msg.get_content_type()
@@ -229,7 +240,7 @@ def parse(raw: bytes) -> ParsedMail:
     else:
         plain, html, files = _walk(walked)
     full = plain if plain and plain.strip() else html_to_text(html) if html else ""
-    full = full.replace("\r\n", "\n")[: MAX_BODY_CHARS * 5]
+    full = _clean(full.replace("\r\n", "\n")[: MAX_BODY_CHARS * 5])
     facts = MailFacts(
         message_id=(_ids(header("message-id")) or ("",))[0],
         sender=normalise_address(sender),
@@ -241,7 +252,7 @@ def parse(raw: bytes) -> ParsedMail:
         headers={h: header(h) for h in LOOP_HEADERS if h in msg},
         content_type=report,
         authentication_results=tuple(
-            " ".join(str(v).split()) for v in (msg.get_all("authentication-results") or [])
+            _clean(" ".join(str(v).split())) for v in (msg.get_all("authentication-results") or [])
         ),
     )
     return ParsedMail(

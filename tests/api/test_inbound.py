@@ -214,6 +214,28 @@ def test_notifications_can_be_answered_and_the_answer_threads(
     assert replies[-1]["body"] == "Ya funciona, gracias."
 
 
+def test_control_characters_in_a_mail_are_not_kept(desk: Desk) -> None:
+    """The API refuses control characters in every text (and PostgreSQL cannot store NUL);
+    a mail is not refused for them, they are left out: in an encoded subject or display
+    name, and in a quoted-printable body."""
+    rossi = desk.customer()
+    desk.customer_user(rossi, email="mario.rossi@rossi.example")
+    raw = (
+        b"From: =?utf-8?q?Mario=00_=1B[31mRossi?= <mario.rossi@rossi.example>\r\n"
+        b"To: support@sportello.test\r\nSubject: =?utf-8?q?Stampa=00_ferma=07?=\r\n"
+        b"Message-ID: <nul-1@rossi.example>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nNon parte=00 la stampa=1B.\r\n"
+    )
+    got = post(desk.api_key("mail:ingest"), raw)
+    assert got.status_code == 201, got.text
+    assert got.json()["outcome"] == "ticket"
+    assert got.json()["subject"] == "Stampa ferma"
+    ticket = desk.admin().get(f"/tickets/{got.json()['ticket_id']}").json()
+    assert ticket["subject"] == "Stampa ferma"
+    assert ticket["description"] == "Non parte la stampa."
+    assert ticket["contact"]["name"] == "Mario [31mRossi"
+
+
 def test_a_cc_address_longer_than_any_address_is_not_put_on_the_ticket(desk: Desk) -> None:
     """Cc addresses within the customer's domains join the ticket; one longer than an address
     can be (it would not fit its column: a 500 on PostgreSQL, and the mail never taken) is

@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+import anyio
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,7 +106,8 @@ async def receive(
     ``uploads`` receives the mail's files (and the original as ``.eml``); the caller
     closes it after its transaction, which deletes the stored blobs if it failed.
     """
-    parsed = mailparse.parse(raw)
+    # Reading a mail of megabytes takes a while: off the event loop, so the API still answers.
+    parsed = await anyio.to_thread.run_sync(mailparse.parse, raw)
     key = message_key(parsed.facts, raw)
     seen = await _existing(session, key)
     if seen is not None:

@@ -35,6 +35,15 @@ MAX_BODY_CHARS = 20_000
 MAX_BOUNDARY_LINES = 1_000
 """Reading a mail costs some 0.6 ms per MIME part: a mail with more lines that may be part
 boundaries (``--...``) than this is read for its headers only (real mail has a few dozen)."""
+MAX_HEADER_BYTES = 256 * 1024
+"""The header section read at most (real mail has a few KiB, long Received chains some 20):
+past it, the headers are cut at a line and the body is not read; and the most the headers of
+all the parts may hold together, past which the body is not read either."""
+MAX_HEADER_CHARS = 16 * 1024
+"""One header's value read at most: the standard parser's cost grows faster than its length
+(a 2 MiB Subject takes a minute)."""
+MAX_ADDRESS_HEADERS = 100
+"""Address headers (To, Cc, ...) of one name read at most."""
 MAX_HTML_CHARS = 256 * 1024
 """Only the start of an HTML part is made text (some 4 s a MiB of tables otherwise); the text
 kept is much shorter than this anyway."""
@@ -109,12 +118,10 @@ def _raw_values(msg: Message, name: str) -> list[str]:
     """A header's values as written (unfolded; 8-bit bytes read as UTF-8), not through the
     policy's parser: the structured address parser raises on some malformed values
     (``To: "``)."""
+    values = [str(v)[:MAX_HEADER_CHARS] for k, v in msg.raw_items() if k.lower() == name]
     return [
-        _clean(
-            " ".join(str(v).encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
-        )
-        for k, v in msg.raw_items()
-        if k.lower() == name
+        _clean(" ".join(v.encode("utf-8", "surrogateescape").decode("utf-8", "replace").split()))
+        for v in values[:MAX_ADDRESS_HEADERS]
     ]
 
 
@@ -219,6 +226,12 @@ def _walk(parts: Sequence[Message]) -> tuple[str | None, str | None, list[MailFi
     return plain, html, files
 
 
+def _header_end(raw: bytes) -> int:
+    """Where the header section ends (the first empty line), or the length of ``raw``."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return min(ends, default=len(raw))
+
+
 def _boundary_lines(raw: bytes) -> int:
     """How many lines may be MIME boundaries: an upper bound on the number of parts."""
     return raw.count(b"\n--") + raw.startswith(b"--")
@@ -226,24 +239,36 @@ def _boundary_lines(raw: bytes) -> int:
 
 def parse(raw: bytes) -> ParsedMail:
     """Read a message; never raises on a malformed one (whatever can be read is kept)."""
+    head = raw
+    if _header_end(raw) > MAX_HEADER_BYTES:
+        head = raw[: raw.rfind(b"\n", 0, MAX_HEADER_BYTES) + 1]
     try:
-        if _boundary_lines(raw) > MAX_BOUNDARY_LINES:
-            raise RecursionError("too many parts to read")
+        if head is not raw or _boundary_lines(raw) > MAX_BOUNDARY_LINES:
+            raise RecursionError("too costly to read")
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         walked = list(msg.walk())
+        if sum(len(k) + len(str(v)) for part in walked for k, v in part.raw_items()) > (
+            MAX_HEADER_BYTES
+        ):
+            raise RecursionError("the parts' headers are too long to read")
     except RecursionError:
         # Parts nested deeper than Python's recursion limit (the parser and walk() recurse),
-        # or too many of them: the headers are read, the body is not (the original is kept
-        # as a file anyway).
-        msg = BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
+        # too many of them, or headers too long: the headers are read, the body is not (the
+        # original is kept as a file anyway).
+        msg = BytesParser(policy=email.policy.default).parsebytes(head, headersonly=True)
         msg.set_payload("")
         walked = [msg]
     assert isinstance(msg, EmailMessage)
 
     def header(name: str) -> str:
+        raw_value = next((v for k, v in msg.raw_items() if k.lower() == name), None)
         try:
-            value = msg.get(name)
-        except Exception:  # a header the policy cannot parse: its raw form
+            value = (
+                None
+                if raw_value is None
+                else msg.policy.header_fetch_parse(name, str(raw_value)[:MAX_HEADER_CHARS])
+            )
+        except Exception:  # a header the policy cannot parse: none
             value = None
         return _clean(_cp1252(" ".join(str(value).split()))) if value is not None else ""
 

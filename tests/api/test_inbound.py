@@ -237,7 +237,20 @@ def test_a_mail_costly_to_read_is_taken_in_bounded_time(desk: Desk) -> None:
         head.format("big-html") + "Content-Type: text/html; charset=utf-8\r\n\r\n"
         f"<p>La stampa non parte.</p>{table}\r\n"
     ).encode()
-    for raw in (many, html):
+    # Headers too: the standard parser's cost grows faster than their length.
+    subject = (head.format("long-subject").replace("Tante parti", "parola " * 400_000)).encode()
+    subject += b"Content-Type: text/plain\r\n\r\nLa stampa non parte.\r\n"
+    lines = head.format("many-headers") + "To: support@sportello.test\r\n" * 100_000
+    headers = (lines + "Content-Type: text/plain\r\n\r\nLa stampa non parte.\r\n").encode()
+    part = (
+        "--B\r\nContent-Type: image/png\r\n"
+        f'Content-Disposition: attachment; filename="{"a " * 100_000}"\r\n\r\nxx\r\n'
+    )
+    named = (
+        head.format("long-names") + "Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+        f"{part * 5}--B--\r\n"
+    ).encode()
+    for raw in (subject, headers, named, many, html):
         start = time.monotonic()
         got = gate.post("/inbound/mail", content=raw, headers=RFC822, timeout=120)
         elapsed = time.monotonic() - start

@@ -245,6 +245,20 @@ def test_views_built_in_personal_and_shared_with_counts(desk: Desk) -> None:
     assert anna.delete(f"/views/{personal['id']}").status_code == 204
 
 
+def test_a_view_names_users_and_teams_by_ids_a_row_can_have(desk: Desk) -> None:
+    """An assignee or team id past the largest id is a 422 when the view is saved (it was
+    taken, and reading the view's tickets failed in the database on PostgreSQL)."""
+    agent = desk.agent()
+    for filters in ({"assignee": "9999999999"}, {"team": "9999999999"}):
+        r = agent.post("/views", json={"name": "Troppo", "filters": filters})
+        assert problem(r, 422)["errors"][0]["loc"][:3] == ["body", "filters", next(iter(filters))]
+    fine = agent.post("/views", json={"name": "Giusto", "filters": {"assignee": "2147483647"}})
+    assert fine.status_code == 201, fine.text
+    listed = agent.get(f"/views/{fine.json()['id']}/tickets")
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == []
+
+
 def test_breaching_soon_lists_what_falls_due_within_the_hour(desk: Desk) -> None:
     agent = desk.agent()
     customer = desk.customer()

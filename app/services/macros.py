@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Customer, Macro, Reply, Team, Ticket, User
 from app.domain.access import Actor, Role, Scope, require_staff
 from app.domain.errors import Forbidden, InvalidInput, NotFound
-from app.domain.events import TeamAssigned, TicketAssigned
+from app.domain.events import TeamAssigned, TicketAssigned, macro_note
 from app.domain.macros import FILTERS, MAX_RENDERED, PLACEHOLDERS, body_for
 from app.domain.tickets import TicketStatus, Visibility
 from app.services import replies as reply_service
@@ -256,7 +256,7 @@ async def apply(
                 ticket_id=ticket.id,
                 team_id=macro.team_id,
                 actor=timeline.event_actor(actor),
-                note=f"macro: {macro.title}",
+                note=macro_note(macro.title),
             ),
         )
         if cleared:
@@ -266,7 +266,7 @@ async def apply(
                     ticket_id=ticket.id,
                     assignee_id=None,
                     actor=timeline.event_actor(actor),
-                    note=f"macro: {macro.title}",
+                    note=macro_note(macro.title),
                 ),
             )
     if macro.set_status is not None and TicketStatus(macro.set_status) is not ticket.status:
@@ -277,6 +277,6 @@ async def apply(
             ticket.id,
             to=TicketStatus(macro.set_status),
             solution=solution,
-            note=f"macro: {macro.title}",
+            note=macro_note(macro.title),
         )
     return reply, ticket

@@ -46,7 +46,13 @@ def is_time_zone(name: str) -> bool:
 
 
 def start_of_day(day: date, time_zone: str) -> datetime:
-    """Midnight of ``day`` in ``time_zone``, in UTC (an unknown zone counts as UTC)."""
+    """Midnight of ``day`` in ``time_zone``, in UTC (an unknown zone counts as UTC).
+
+    Midnight of 0001-01-01 east of Greenwich is before the first instant Python holds: it is
+    that first instant (nothing happened before either)."""
     zone = zone_named(time_zone)
     local = datetime.combine(day, time.min, tzinfo=zone or UTC)
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)

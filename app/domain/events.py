@@ -38,6 +38,25 @@ class StatusChanged:
     """The solution given, on a move to ``resolved`` (kept in the timeline after a reopening)."""
 
 
+_DESK_NOTES = ("routing rule: ", "macro: ")
+
+
+def routing_note(rule_name: str) -> str:
+    """The note of what a routing rule did (staff read which rule)."""
+    return f"{_DESK_NOTES[0]}{rule_name}"
+
+
+def macro_note(macro_title: str) -> str:
+    """The note of what a macro did (staff read which macro)."""
+    return f"{_DESK_NOTES[1]}{macro_title}"
+
+
+def customer_note(note: str | None) -> str | None:
+    """What a customer is shown of an event's note: not what the desk's own tools wrote (a
+    routing rule's name, a macro's title are the desk's organisation, as teams are)."""
+    return None if note is not None and note.startswith(_DESK_NOTES) else note
+
+
 @dataclass(frozen=True, slots=True)
 class TicketAssigned:
     ticket_id: int

@@ -231,11 +231,19 @@ def authenticated(facts: MailFacts, trusted_hosts: frozenset[str]) -> bool:
     return False
 
 
+MAX_ADDRESS = 254
+"""The longest address mail can be delivered to (RFC 5321's path of 256 octets, brackets
+included); a longer one is nobody's."""
+
+
 def cc_within(cc: tuple[str, ...], domains: frozenset[str], exclude: frozenset[str]) -> list[str]:
-    """The Cc addresses that may be put on a ticket: within the customer's mail domains."""
+    """The Cc addresses that may be put on a ticket: within the customer's mail domains, and
+    no longer than an address can be."""
     out = []
     for address in cc:
         norm = normalise_address(address)
+        if len(norm) > MAX_ADDRESS:
+            continue
         if norm and norm not in exclude and domain_of(norm) in domains:
             out.append(norm)
     return list(dict.fromkeys(out))

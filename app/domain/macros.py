@@ -12,6 +12,32 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
 }
 """The objects a body may use and their fields, as in ``{{ customer.name }}``."""
 
+FILTERS = frozenset(
+    {
+        "capitalize",
+        "d",
+        "default",
+        "e",
+        "escape",
+        "first",
+        "last",
+        "length",
+        "lower",
+        "striptags",
+        "title",
+        "trim",
+        "truncate",
+        "upper",
+        "wordcount",
+    }
+)
+"""The filters a body may use: those that never make a text longer than a few times what
+they are given (``format``, ``center``, ``indent``, ``replace``, ``wordwrap`` can make a
+gigabyte from a short body, and the sandbox bounds no string's size)."""
+
+MAX_RENDERED = 20_000
+"""A rendered body is a reply: at most as long as one the API takes."""
+
 FALLBACK = ("en", "it", "es")
 
 

@@ -79,7 +79,17 @@ class Window:
         return local_midnight(self.last + timedelta(days=1), self.tz)
 
 
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+"""The dates a report may cover: at the calendar's very edges a day's midnight in another
+zone, or the end of its period, is not a date Python can hold."""
+
+
 def window(first: date, last: date, group: Group, tz: str) -> Window:
+    if first < FIRST_DAY:
+        raise InvalidInput(f"'from' must be on or after {FIRST_DAY}.", ("query", "from"))
+    if last > LAST_DAY:
+        raise InvalidInput(f"'to' must be on or before {LAST_DAY}.", ("query", "to"))
     if last < first:
         raise InvalidInput("'to' is before 'from'.", ("query", "to"))
     if (last - first).days > MAX_RANGE_DAYS:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
 from inscriptis import get_text
@@ -30,6 +32,21 @@ REPLY_MARKER = "##-"
 the answer (``reply above this line``)."""
 
 MAX_BODY_CHARS = 20_000
+MAX_BOUNDARY_LINES = 1_000
+"""Reading a mail costs some 0.6 ms per MIME part: a mail with more lines that may be part
+boundaries (``--...``) than this is read for its headers only (real mail has a few dozen)."""
+MAX_HEADER_BYTES = 256 * 1024
+"""The header section read at most (real mail has a few KiB, long Received chains some 20):
+past it, the headers are cut at a line and the body is not read; and the most the headers of
+all the parts may hold together, past which the body is not read either."""
+MAX_HEADER_CHARS = 16 * 1024
+"""One header's value read at most: the standard parser's cost grows faster than its length
+(a 2 MiB Subject takes a minute)."""
+MAX_ADDRESS_HEADERS = 100
+"""Address headers (To, Cc, ...) of one name read at most."""
+MAX_HTML_CHARS = 256 * 1024
+"""Only the start of an HTML part is made text (some 4 s a MiB of tables otherwise); the text
+kept is much shorter than this anyway."""
 LOOP_HEADERS = (
     "auto-submitted",
     "precedence",
@@ -97,8 +114,19 @@ def _decode(part: Message) -> str:
     return payload.decode("utf-8", errors="replace")
 
 
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """A header's values as written (unfolded; 8-bit bytes read as UTF-8), not through the
+    policy's parser: the structured address parser raises on some malformed values
+    (``To: "``)."""
+    values = [str(v)[:MAX_HEADER_CHARS] for k, v in msg.raw_items() if k.lower() == name]
+    return [
+        _clean(" ".join(v.encode("utf-8", "surrogateescape").decode("utf-8", "replace").split()))
+        for v in values[:MAX_ADDRESS_HEADERS]
+    ]
+
+
 def _addresses(msg: Message, *names: str) -> tuple[str, ...]:
-    values = [str(v) for name in names for v in (msg.get_all(name) or [])]
+    values = [v for name in names for v in _raw_values(msg, name)]
     out = [normalise_address(addr) for _, addr in getaddresses(values) if "@" in addr]
     return tuple(dict.fromkeys(out))
 
@@ -108,6 +136,15 @@ def _ids(value: str | None) -> tuple[str, ...]:
 
 
 _C1 = re.compile("[\x80-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""What the API refuses in every text (PostgreSQL cannot store NUL at all): a mail is not
+refused for it, it is left out (tab and line breaks stay)."""
+
+
+def _clean(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
 _FORWARD = re.compile(r"^\s*(fwd?|tr|rv|i|enc|wg)\s*:", re.IGNORECASE)
 
 
@@ -151,11 +188,11 @@ def strip_reply(text: str) -> str:
     return "\n".join(kept).strip()
 
 
-def _walk(msg: EmailMessage) -> tuple[str | None, str | None, list[MailFile]]:
+def _walk(parts: Sequence[Message]) -> tuple[str | None, str | None, list[MailFile]]:
     plain: str | None = None
     html: str | None = None
     files: list[MailFile] = []
-    for part in msg.walk():
+    for part in parts:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
@@ -189,26 +226,60 @@ def _walk(msg: EmailMessage) -> tuple[str | None, str | None, list[MailFile]]:
     return plain, html, files
 
 
+def _header_end(raw: bytes) -> int:
+    """Where the header section ends (the first empty line), or the length of ``raw``."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return min(ends, default=len(raw))
+
+
+def _boundary_lines(raw: bytes) -> int:
+    """How many lines may be MIME boundaries: an upper bound on the number of parts."""
+    return raw.count(b"\n--") + raw.startswith(b"--")
+
+
 def parse(raw: bytes) -> ParsedMail:
     """Read a message; never raises on a malformed one (whatever can be read is kept)."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    head = raw
+    if _header_end(raw) > MAX_HEADER_BYTES:
+        head = raw[: raw.rfind(b"\n", 0, MAX_HEADER_BYTES) + 1]
+    try:
+        if head is not raw or _boundary_lines(raw) > MAX_BOUNDARY_LINES:
+            raise RecursionError("too costly to read")
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        walked = list(msg.walk())
+        if sum(len(k) + len(str(v)) for part in walked for k, v in part.raw_items()) > (
+            MAX_HEADER_BYTES
+        ):
+            raise RecursionError("the parts' headers are too long to read")
+    except RecursionError:
+        # Parts nested deeper than Python's recursion limit (the parser and walk() recurse),
+        # too many of them, or headers too long: the headers are read, the body is not (the
+        # original is kept as a file anyway).
+        msg = BytesParser(policy=email.policy.default).parsebytes(head, headersonly=True)
+        msg.set_payload("")
+        walked = [msg]
     assert isinstance(msg, EmailMessage)
 
     def header(name: str) -> str:
+        raw_value = next((v for k, v in msg.raw_items() if k.lower() == name), None)
         try:
-            value = msg.get(name)
-        except Exception:  # a header the policy cannot parse: its raw form
+            value = (
+                None
+                if raw_value is None
+                else msg.policy.header_fetch_parse(name, str(raw_value)[:MAX_HEADER_CHARS])
+            )
+        except Exception:  # a header the policy cannot parse: none
             value = None
-        return _cp1252(" ".join(str(value).split())) if value is not None else ""
+        return _clean(_cp1252(" ".join(str(value).split()))) if value is not None else ""
 
     name, sender = parseaddr(header("from"))
     report = msg.get_content_type()
     if report == "multipart/report":
         plain, html, files = None, None, list[MailFile]()
     else:
-        plain, html, files = _walk(msg)
-    full = plain if plain and plain.strip() else html_to_text(html) if html else ""
-    full = full.replace("\r\n", "\n")[: MAX_BODY_CHARS * 5]
+        plain, html, files = _walk(walked)
+    full = plain if plain and plain.strip() else html_to_text(html[:MAX_HTML_CHARS]) if html else ""
+    full = _clean(full.replace("\r\n", "\n")[: MAX_BODY_CHARS * 5])
     facts = MailFacts(
         message_id=(_ids(header("message-id")) or ("",))[0],
         sender=normalise_address(sender),
@@ -217,10 +288,10 @@ def parse(raw: bytes) -> ParsedMail:
         subject=header("subject"),
         in_reply_to=_ids(header("in-reply-to")),
         references=_ids(header("references")),
-        headers={h: header(h) for h in LOOP_HEADERS if msg.get(h) is not None},
+        headers={h: header(h) for h in LOOP_HEADERS if h in msg},
         content_type=report,
         authentication_results=tuple(
-            " ".join(str(v).split()) for v in (msg.get_all("authentication-results") or [])
+            _clean(" ".join(str(v).split())) for v in (msg.get_all("authentication-results") or [])
         ),
     )
     return ParsedMail(

@@ -187,6 +187,24 @@ def _refusal(t: ImportedTicket, refs: _References, now: datetime) -> str | None:
         return "a reply is older than its ticket"
     if last > now:
         return "a reply is in the future"
+    return _end_refusal(t, now)
+
+
+def _end_refusal(t: ImportedTicket, now: datetime) -> str | None:
+    """The resolution and closing times are kept as the ticket's and counted by the reports:
+    within the ticket's life, in order, and only on a ticket that ended so."""
+    done = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+    if t.resolved_at is not None and t.status not in done:
+        return f"resolved_at is given but the ticket is {t.status.value}"
+    if t.closed_at is not None and t.status is not TicketStatus.CLOSED:
+        return f"closed_at is given but the ticket is {t.status.value}, not closed"
+    for name, at in (("resolved_at", t.resolved_at), ("closed_at", t.closed_at)):
+        if at is not None and at > now:
+            return f"{name} is in the future"
+        if at is not None and at < t.created_at:
+            return f"{name} is before created_at"
+    if t.resolved_at is not None and t.closed_at is not None and t.closed_at < t.resolved_at:
+        return "closed_at is before resolved_at"
     return None
 
 

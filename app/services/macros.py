@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Customer, Macro, Reply, Team, Ticket, User
 from app.domain.access import Actor, Role, Scope, require_staff
 from app.domain.errors import Forbidden, InvalidInput, NotFound
-from app.domain.events import TeamAssigned, TicketAssigned
-from app.domain.macros import PLACEHOLDERS, body_for
+from app.domain.events import TeamAssigned, TicketAssigned, macro_note
+from app.domain.macros import FILTERS, MAX_RENDERED, PLACEHOLDERS, body_for
 from app.domain.tickets import TicketStatus, Visibility
 from app.services import replies as reply_service
 from app.services import tags as tag_service
@@ -54,7 +54,10 @@ calls, assignments, includes)."""
 
 def check_body(locale: str, body: str) -> None:
     """422 for a body that does not parse or names an unknown placeholder."""
-    loc = ["body", "bodies", locale]
+    _check_template(body, ["body", "bodies", locale])
+
+
+def _check_template(body: str, loc: list[str]) -> None:
     try:
         tree = _ENV.parse(body)
     except TemplateSyntaxError as exc:
@@ -63,6 +66,12 @@ def check_body(locale: str, body: str) -> None:
         if not isinstance(any_node, _ALLOWED):
             raise InvalidInput(
                 f"Only placeholders and {{% if %}} are allowed, not {type(any_node).__name__}.",
+                loc,
+            )
+        if isinstance(any_node, nodes.Filter) and any_node.name not in FILTERS:
+            raise InvalidInput(
+                f"The filter {any_node.name} is not allowed; use one of "
+                f"{', '.join(sorted(FILTERS))}.",
                 loc,
             )
     for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
@@ -83,10 +92,20 @@ def check_body(locale: str, body: str) -> None:
 
 
 def render(body: str, context: dict[str, Any]) -> str:
+    """The body filled in; 422 when it cannot be, or when it is longer than a reply may be.
+
+    The body is checked again first: one saved before a rule was added must not run."""
+    _check_template(body, ["path", "macro_id"])
     try:
-        return _ENV.from_string(body).render(context)
+        text = _ENV.from_string(body).render(context)
     except (UndefinedError, SecurityError):
         raise InvalidInput("The macro's body cannot be rendered.", ["body"]) from None
+    if len(text) > MAX_RENDERED:
+        raise InvalidInput(
+            f"The macro's body renders longer than {MAX_RENDERED} characters for this ticket.",
+            ["path", "macro_id"],
+        )
+    return text
 
 
 def _visible(actor: Actor) -> Any:
@@ -237,7 +256,7 @@ async def apply(
                 ticket_id=ticket.id,
                 team_id=macro.team_id,
                 actor=timeline.event_actor(actor),
-                note=f"macro: {macro.title}",
+                note=macro_note(macro.title),
             ),
         )
         if cleared:
@@ -256,13 +275,13 @@ async def apply(
                 "An internal macro cannot resolve a ticket: the solution would be its note.",
                 ["path", "macro_id"],
             )
-        # The move is public (timeline, mail): no note naming the macro, the desk's own.
+        # The note names the macro for staff; customers are not shown it (events.customer_note).
         ticket = await ticket_service.change_status(
             session,
             actor,
             ticket.id,
             to=TicketStatus(macro.set_status),
             solution=text if resolving else None,
-            note=None,
+            note=macro_note(macro.title),
         )
     return reply, ticket

@@ -34,6 +34,7 @@ from app.domain.events import (
     ReplyPosted,
     StatusChanged,
     TicketOpened,
+    customer_note,
 )
 from app.domain.inbound import reply_address, thread_id
 from app.domain.notifications import (
@@ -333,7 +334,8 @@ async def _status_changed(session: AsyncSession, event: StatusChanged) -> None:
         from_status=event.from_status.value,
         to_status=event.to_status.value,
         solution=facts.solution if event.to_status is TicketStatus.RESOLVED else None,
-        note=event.note,
+        # The mails of a status change go to the customer: no note of the desk's own tools.
+        note=customer_note(event.note),
         author_name=_author(event.actor, "Sportello"),
     )
     for planned in plan_status_changed(

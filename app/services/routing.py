@@ -18,7 +18,13 @@ from app.db.models import RoutingRule, Tag, Team, TeamMember, Ticket, TicketTag,
 from app.domain import routing
 from app.domain.access import Actor, Role, require_admin
 from app.domain.errors import InvalidInput, NotFound
-from app.domain.events import DomainEvent, TeamAssigned, TicketAssigned, TicketOpened
+from app.domain.events import (
+    DomainEvent,
+    TeamAssigned,
+    TicketAssigned,
+    TicketOpened,
+    routing_note,
+)
 from app.domain.tickets import TicketStatus
 from app.services import probes, timeline
 from app.services import teams as team_service
@@ -158,7 +164,7 @@ async def route(session: AsyncSession, ticket: Ticket, channel: str) -> None:
     assert rule is not None
     # Serialises the choice of a member between concurrent openings (PostgreSQL).
     await session.execute(select(Team.id).where(Team.id == rule.team_id).with_for_update())
-    note = f"routing rule: {rule.name}"
+    note = routing_note(rule.name)
     ticket.team_id = rule.team_id
     assignee = None
     if rule.assignment is not routing.Assignment.NONE:

@@ -51,3 +51,20 @@ def test_bad_dates_and_time_zones_are_422(desk: Desk) -> None:
     assert (
         client.patch("/me", json={"time_zone": "America/Argentina/Buenos_Aires"}).status_code == 200
     )
+
+
+def test_the_first_day_of_the_calendar_east_of_greenwich_is_no_server_error(desk: Desk) -> None:
+    """Midnight of 0001-01-01 in Rome is before the first instant Python can hold: the
+    bound is the earliest instant there is (every ticket was created after it)."""
+    customer = desk.customer()
+    rome, _ = desk.user("customer", customer_id=customer["id"], locale="it")
+    ticket = desk.ticket(rome, customer)
+    for name in ("created_after", "updated_after"):
+        r = rome.get("/tickets", params={name: "0001-01-01"})
+        assert r.status_code == 200, r.text
+        assert [t["id"] for t in r.json()["items"]] == [ticket["id"]]
+        assert rome.get("/tickets/counts", params={name: "0001-01-01"}).status_code == 200
+    r = rome.get("/tickets", params={"created_before": "0001-01-01"})
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == []
+    assert rome.get("/tickets", params={"created_after": "9999-12-31"}).json()["items"] == []

@@ -107,6 +107,58 @@ def test_each_ticket_is_answered_on_its_own(desk: Desk, db: Database) -> None:
     assert db.scalar("SELECT count(*) FROM ticket") == 2
 
 
+def test_resolution_and_closing_times_are_judged_like_the_others(desk: Desk, db: Database) -> None:
+    """A resolution or a closing in the future, before the opening, or on a ticket that is
+    not resolved or closed would be kept as the ticket's times and counted by the reports
+    (a resolution of 73 years, a closing of a ticket still open): refused with the reason."""
+    customer = desk.customer()
+    base = {
+        **export(1, [customer["code"]])[0],
+        "created_at": "2026-01-10T10:00:00Z",
+        "updated_at": None,
+        "replies": [],
+        "solution": "Fatto.",
+    }
+    cases: list[dict[str, Any]] = [
+        {"external_id": "R-future", "status": "resolved", "resolved_at": "2099-01-01T00:00:00Z"},
+        {"external_id": "R-before", "status": "resolved", "resolved_at": "2026-01-09T00:00:00Z"},
+        {"external_id": "C-future", "status": "closed", "closed_at": "2099-01-01T00:00:00Z"},
+        {"external_id": "C-before", "status": "closed", "closed_at": "2020-01-01T00:00:00Z"},
+        {
+            "external_id": "C-before-R",
+            "status": "closed",
+            "resolved_at": "2026-01-12T00:00:00Z",
+            "closed_at": "2026-01-11T00:00:00Z",
+        },
+        {"external_id": "C-open", "status": "open", "closed_at": "2026-01-11T00:00:00Z"},
+        {"external_id": "R-open", "status": "in_progress", "resolved_at": "2026-01-11T00:00:00Z"},
+    ]
+    answer = post(desk.admin(), [{**base, **case} for case in cases])
+    reasons = {i["external_id"]: i["reason"] for i in answer["items"]}
+    assert [i["result"] for i in answer["items"]] == ["refused"] * len(cases), reasons
+    assert "resolved_at is in the future" in reasons["R-future"]
+    assert "resolved_at is before created_at" in reasons["R-before"]
+    assert "closed_at is in the future" in reasons["C-future"]
+    assert "closed_at is before created_at" in reasons["C-before"]
+    assert "closed_at is before resolved_at" in reasons["C-before-R"]
+    assert "closed_at" in reasons["C-open"] and "closed" in reasons["C-open"]
+    assert "resolved_at" in reasons["R-open"]
+    assert db.scalar("SELECT count(*) FROM ticket") == 0
+    fine = post(
+        desk.admin(),
+        [
+            {
+                **base,
+                "external_id": "OK",
+                "status": "closed",
+                "resolved_at": "2026-01-11T00:00:00Z",
+                "closed_at": "2026-01-12T00:00:00Z",
+            }
+        ],
+    )
+    assert fine["created"] == 1, fine
+
+
 def test_who_may_import_and_how_much(desk: Desk) -> None:
     customer = desk.customer()
     one = export(1, [customer["code"]])

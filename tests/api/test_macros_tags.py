@@ -46,6 +46,31 @@ def test_unknown_placeholders_and_bad_templates_are_refused_when_saved(desk: Des
     problem(agent.patch(f"/macros/{m['id']}", json={"bodies": {"it": "{{ agente.nome }}"}}), 422)
 
 
+def test_a_macro_cannot_render_more_than_a_reply_may_hold(desk: Desk) -> None:
+    """A reply's body is at most 20,000 characters; a macro's filters must not make one of a
+    megabyte (or a gigabyte: the sandbox bounds no string size): filters that widen or
+    repeat text are refused when saved, and a body that still renders too long is 422 when
+    applied, with no reply left."""
+    agent = desk.agent()
+    for body in (
+        '{{ "%01000000d"|format(1) }}',
+        "{{ ticket.subject|center(1000000) }}",
+        "{{ ticket.subject|indent(1000000) }}",
+        '{{ ticket.subject|replace("", "xxxxxxxxxx")|replace("x", "xxxxxxxxxx") }}',
+        "{{ ticket.subject|wordwrap(1, wrapstring='xxxxxxxxxx') }}",
+    ):
+        r = agent.post("/macros", json={"title": "x", "bodies": {"it": body}})
+        assert problem(r, 422)["errors"][0]["loc"][:3] == ["body", "bodies", "it"], body
+    customer = desk.customer()
+    ticket = desk.ticket(desk.customer_user(customer), customer, subject="S" * 200)
+    kept = macro(agent, bodies={"it": "{{ ticket.subject|lower|truncate(30) }} {{ agent.name }}"})
+    assert apply(agent, ticket, kept).status_code == 201
+    long = macro(agent, bodies={"it": "{{ ticket.subject }}" * 1000})
+    problem(apply(agent, ticket, long), 422)
+    replies = agent.get(f"/tickets/{ticket['id']}/replies").json()["items"]
+    assert len(replies) == 1 and len(replies[0]["body"]) < 100
+
+
 def test_a_macro_replies_in_the_tickets_language_with_placeholders_filled(desk: Desk) -> None:
     agent, agent_row = desk.user("agent", name="Anna Verdi")
     spanish = desk.customer(name="Hortalizas García", locale="es")

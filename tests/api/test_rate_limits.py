@@ -96,6 +96,25 @@ def test_anonymous_endpoints_are_limited_per_client_address(desk: Desk, limited:
         _refused(c.get("/public/tickets/not-a-token"), "address", 5)
 
 
+def test_every_anonymous_link_is_limited_per_client_address(desk: Desk, limited: str) -> None:
+    """The satisfaction links (whose answers write the timeline and mail the desk on each
+    change to bad) and the e-mail confirmation links take no login either: they share the
+    address's budget with login and the status link."""
+    answer = {"rating": "bad", "comment": "x"}
+    with _client(limited) as c:
+        assert c.get("/public/satisfaction/not-a-token").status_code == 404
+        assert c.post("/public/satisfaction/not-a-token", json=answer).status_code == 404
+        r = c.post("/public/tickets/not-a-token/satisfaction", json=answer)
+        assert r.status_code == 404
+        assert r.headers["ratelimit-policy"] == '"address";q=5;w=600'
+        assert c.get("/public/tickets/not-a-token/satisfaction").status_code == 404
+        assert c.get("/auth/email-confirmations/not-a-token").status_code == 404
+        _refused(c.post("/public/satisfaction/not-a-token", json=answer), "address", 5)
+        _refused(c.post("/public/tickets/not-a-token/satisfaction", json=answer), "address", 5)
+        _refused(c.get("/public/satisfaction/not-a-token"), "address", 5)
+        _refused(c.post("/auth/email-confirmations", json={"token": "not-a-token"}), "address", 5)
+
+
 def test_trusted_proxies_tell_the_client_address(settings: Settings, desk: Desk) -> None:
     server = LiveServer(
         settings.model_copy(

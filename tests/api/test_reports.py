@@ -453,6 +453,21 @@ def test_csv_and_who_may_read(desk: Desk) -> None:
     problem(agent.get("/reports/volume", params={**params, "group": "year"}), 422)
 
 
+def test_dates_at_the_edges_of_the_calendar_are_a_422_not_a_500(desk: Desk) -> None:
+    """The last day of year 9999 has no end instant (its next midnight overflows), nor has
+    the first day of year 1 east of Greenwich: every report refuses such a range."""
+    agent = desk.agent()
+    for params in (
+        {"from": "9999-01-01", "to": "9999-12-31"},
+        {"from": "9999-12-30", "to": "9999-12-31", "tz": "Asia/Tokyo"},
+        {"from": "0001-01-01", "to": "0001-01-02", "tz": "Asia/Tokyo"},
+        {"from": "9999-12-01", "to": "9999-12-02", "group": "month"},
+    ):
+        for name in ("volume", "response-times", "sla", "backlog", "satisfaction", "top"):
+            r = agent.get(f"/reports/{name}", params=params)
+            assert problem(r, 422)["errors"][0]["loc"][0] == "query", (name, params)
+
+
 def test_facts_follow_the_ticket(desk: Desk) -> None:
     agent = desk.agent()
     customer = desk.customer()

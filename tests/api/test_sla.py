@@ -391,6 +391,10 @@ def test_lists_sort_by_due_and_filter_breached_or_due_soon(desk: Desk, db: Datab
     assert [t["id"] for t in soon] == [ids[1], ids[4]]
     problem(agent.get("/tickets", params={"sla": "late"}), 422)
     problem(agent.get("/tickets", params={"sla": "due_within:0"}), 422)
+    # The documented range is 1-100000 minutes, both ends included.
+    far = agent.get("/tickets", params={"sla": "due_within:100000"})
+    assert far.status_code == 200, far.text
+    problem(agent.get("/tickets", params={"sla": "due_within:100001"}), 422)
     problem(agent.get("/tickets", params={"sort": "due", "cursor": "bm9wZQ"}), 400)
 
 

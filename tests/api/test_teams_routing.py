@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import Database
 from tests.factories import Desk, problem
+from tests.smtp import SmtpSink, dispatch
 
 
 def team(desk: Desk, name: str, *members: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -257,6 +259,20 @@ def test_views_built_in_personal_and_shared_with_counts(desk: Desk) -> None:
     assert anna.delete(f"/views/{personal['id']}").status_code == 204
 
 
+def test_a_view_names_users_and_teams_by_ids_a_row_can_have(desk: Desk) -> None:
+    """An assignee or team id past the largest id is a 422 when the view is saved (it was
+    taken, and reading the view's tickets failed in the database on PostgreSQL)."""
+    agent = desk.agent()
+    for filters in ({"assignee": "9999999999"}, {"team": "9999999999"}):
+        r = agent.post("/views", json={"name": "Troppo", "filters": filters})
+        assert problem(r, 422)["errors"][0]["loc"][:3] == ["body", "filters", next(iter(filters))]
+    fine = agent.post("/views", json={"name": "Giusto", "filters": {"assignee": "2147483647"}})
+    assert fine.status_code == 201, fine.text
+    listed = agent.get(f"/views/{fine.json()['id']}/tickets")
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == []
+
+
 def test_breaching_soon_lists_what_falls_due_within_the_hour(desk: Desk) -> None:
     agent = desk.agent()
     customer = desk.customer()
@@ -307,6 +323,53 @@ def test_solutions_and_suggestions_hide_the_desks_organisation_from_customers(
     suggested = r.json()["tickets"]
     assert [t["id"] for t in suggested] == [ticket["id"]]
     assert suggested[0]["team_id"] is None and suggested[0]["sla_due_at"] is None
+
+
+def test_customers_are_not_shown_the_names_of_rules_and_macros(
+    desk: Desk, db: Database, mailbox: SmtpSink
+) -> None:
+    """A routing rule's name and a macro's title are the desk's organisation, as its teams
+    are: staff read them in the notes of the events they caused; the customer's timeline,
+    change feed and mails carry no such note."""
+    ((anna, anna_row),) = agents(desk, 1)
+    difficili = team(desk, "Difficili", anna_row)
+    rule(desk, difficili, name="Clienti lamentosi", assignment="round_robin")
+    customer = desk.customer()
+    client = desk.customer_user(customer, email="mario@rossi.example")
+    ticket = desk.ticket(client, customer, contact={"email": "mario@rossi.example"})
+    url = f"/tickets/{ticket['id']}"
+    assigned = [e for e in anna.get(f"{url}/events").json()["items"] if e["kind"] == "assigned"]
+    assert [e["note"] for e in assigned] == ["routing rule: Clienti lamentosi"]
+    shown = [e for e in client.get(f"{url}/events").json()["items"] if e["kind"] == "assigned"]
+    assert [(e["assignee_id"], e["note"]) for e in shown] == [(anna_row["id"], None)]
+    feed = [e for e in client.get("/events").json()["items"] if e["kind"] == "assigned"]
+    assert [e["note"] for e in feed] == [None]
+
+    r = anna.post(
+        "/macros",
+        json={
+            "title": "Scaricare i rompiscatole",
+            "bodies": {"it": "Chiudiamo la richiesta."},
+            "actions": {"set_status": "closed"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    dispatch(db)
+    mailbox.clear()
+    assert anna.post(f"{url}/macros/{r.json()['id']}").status_code == 201
+    moved = [e for e in anna.get(f"{url}/events").json()["items"] if e["kind"] == "status_changed"]
+    assert moved[-1]["note"] == "macro: Scaricare i rompiscatole"
+    shown = [e for e in client.get(f"{url}/events").json()["items"] if e["kind"] != "created"]
+    assert all(e["note"] is None for e in shown), shown
+    dispatch(db)
+    sent = [
+        part.get_content()
+        for m in mailbox.to("mario@rossi.example")
+        for part in m.message.walk()
+        if part.get_content_type() in ("text/plain", "text/html")
+    ]
+    assert len(sent) == 4  # the macro's reply and the closing, each as text and HTML
+    assert not any("rompiscatole" in m for m in sent)
 
 
 def test_a_creations_answer_is_the_ticket_as_read_back(desk: Desk) -> None:

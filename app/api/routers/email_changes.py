@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 
 from app.api.deps import SessionDep
 from app.api.problems import responses
+from app.api.ratelimit import limit_by_address
 from app.api.schemas.auth import EmailConfirmation, EmailConfirmed
 from app.services import email_changes as email_change_service
 
-router = APIRouter(prefix="/auth/email-confirmations", tags=["auth"])
+# No login: each request costs one from the client address's budget, as login does.
+router = APIRouter(
+    prefix="/auth/email-confirmations", tags=["auth"], dependencies=[Depends(limit_by_address)]
+)
 
 Token = Annotated[str, Path(min_length=1, max_length=128)]
 

@@ -32,4 +32,6 @@ async def list_events(
     """Timeline events of every ticket the caller may see, oldest first (customers: their
     customer's tickets, no internal events). Keep `next_cursor` and ask again later."""
     rows, cursor = await feed_service.page(session, actor, after=after, limit=limit)
-    return FeedPage(items=[FeedEventRead.of(e) for e in rows], next_cursor=cursor)
+    return FeedPage(
+        items=[FeedEventRead.of(e, staff=actor.is_staff) for e in rows], next_cursor=cursor
+    )

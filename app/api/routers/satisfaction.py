@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from app.api.deps import CurrentActor, Id, SessionDep
 from app.api.problems import responses
+from app.api.ratelimit import limit_by_address
 from app.api.schemas.reports import SatisfactionIn, SatisfactionRead
 from app.db.models import Ticket
 from app.services import satisfaction
 
 router = APIRouter(tags=["satisfaction"])
+"""The public links take no login: each request costs one from the client address's budget,
+as the status link does (an answer changed to bad mails the desk)."""
 
 Token = Annotated[str, Path(max_length=200, description="The token of the link.")]
 
@@ -28,6 +31,7 @@ def _private(response: Response) -> None:
     "/public/satisfaction/{token}",
     response_model=SatisfactionRead,
     operation_id="get_satisfaction",
+    dependencies=[Depends(limit_by_address)],
     responses=responses(404, 422),
 )
 async def get_satisfaction(
@@ -44,6 +48,7 @@ async def get_satisfaction(
     "/public/satisfaction/{token}",
     response_model=SatisfactionRead,
     operation_id="answer_satisfaction",
+    dependencies=[Depends(limit_by_address)],
     responses=responses(404, 409, 422),
 )
 async def answer_satisfaction(
@@ -61,6 +66,7 @@ async def answer_satisfaction(
     "/public/tickets/{token}/satisfaction",
     response_model=SatisfactionRead,
     operation_id="get_public_ticket_satisfaction",
+    dependencies=[Depends(limit_by_address)],
     responses=responses(404, 422),
 )
 async def get_public_ticket_satisfaction(
@@ -76,6 +82,7 @@ async def get_public_ticket_satisfaction(
     "/public/tickets/{token}/satisfaction",
     response_model=SatisfactionRead,
     operation_id="answer_public_ticket_satisfaction",
+    dependencies=[Depends(limit_by_address)],
     responses=responses(404, 409, 422),
 )
 async def answer_public_ticket_satisfaction(

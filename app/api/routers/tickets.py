@@ -404,7 +404,10 @@ async def list_ticket_events(
         session, actor, ticket_id, limit=limit, cursor=cursor
     )
     return json_or_304(
-        if_none_match, EventList(items=[EventRead.of(e) for e in rows], next_cursor=next_cursor)
+        if_none_match,
+        EventList(
+            items=[EventRead.of(e, staff=actor.is_staff) for e in rows], next_cursor=next_cursor
+        ),
     )
 
 

@@ -202,5 +202,5 @@ class TicketSlaRead(Output):
     targets: list[TargetRead]
 
 
-_SLA = re.compile(r"^(breached|due_within:[1-9][0-9]{0,4})$")
+_SLA = re.compile(r"^(breached|due_within:([1-9][0-9]{0,4}|100000))$")
 SlaQuery = Annotated[str, StringConstraints(max_length=20, pattern=_SLA.pattern)]

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.api.schemas.common import Email, IdRef, Input, Output
 from app.api.schemas.sla import Position, SlaQuery, TagName, Title
@@ -14,6 +20,7 @@ from app.db.models import (
     Team,
     TeamMember,
 )
+from app.db.pagination import MAX_ID
 from app.domain.routing import Assignment, Channel
 from app.domain.tickets import Severity, TicketStatus, TicketType
 from app.services.views import View
@@ -131,6 +138,14 @@ class RuleRead(Output):
         return cls.model_validate(row, from_attributes=True)
 
 
+def _id_in_range(value: str | None) -> str | None:
+    """An id no row can have is refused (it would fail in the database on PostgreSQL when the
+    view is read); the words (me, none, mine) pass."""
+    if value is not None and value.isdigit() and int(value) > MAX_ID:
+        raise ValueError(f"an id is at most {MAX_ID}")
+    return value
+
+
 class ViewFilters(Input):
     """``assignee``: "me", "none" or a user id; ``team``: "mine" or a team id."""
 
@@ -138,10 +153,22 @@ class ViewFilters(Input):
     type: TicketType | None = None
     severity: Severity | None = None
     customer_id: IdRef | None = None
-    assignee: Annotated[str, StringConstraints(pattern=r"^(me|none|[1-9][0-9]{0,9})$")] | None = (
-        None
-    )
-    team: Annotated[str, StringConstraints(pattern=r"^(mine|[1-9][0-9]{0,9})$")] | None = None
+    assignee: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^(me|none|[1-9][0-9]{0,9})$"),
+            AfterValidator(_id_in_range),
+        ]
+        | None
+    ) = None
+    team: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^(mine|[1-9][0-9]{0,9})$"),
+            AfterValidator(_id_in_range),
+        ]
+        | None
+    ) = None
     sla: SlaQuery | None = None
     tags: Annotated[list[TagName], Field(max_length=10)] = Field(default_factory=list)
     tag_mode: Annotated[str, StringConstraints(pattern=r"^(any|all)$")] = "any"

@@ -30,6 +30,7 @@ from app.api.schemas.sla import TagName, TicketSlaRead
 from app.db.models import Category, Reply, Ticket, TicketEvent
 from app.domain.access import Actor
 from app.domain.dates import start_of_day
+from app.domain.events import customer_note
 from app.domain.inbound import Channel
 from app.domain.tickets import (
     ContactChannel,
@@ -392,7 +393,8 @@ class EventRead(Output):
     created_at: datetime
 
     @classmethod
-    def of(cls, event: TicketEvent) -> EventRead:
+    def of(cls, event: TicketEvent, *, staff: bool = True) -> EventRead:
+        """``staff`` False: as a customer is shown it (no note of the desk's own tools)."""
         actor = None
         if event.actor_name is not None:
             actor = ActorRead(id=event.actor_id, name=event.actor_name, role=event.actor_role or "")
@@ -403,7 +405,7 @@ class EventRead(Output):
                 "from": event.from_status,
                 "to": event.to_status,
                 "actor": actor,
-                "note": event.note,
+                "note": event.note if staff else customer_note(event.note),
                 "reply_id": event.reply_id,
                 "assignee_id": event.assignee_id,
                 "attachment_id": event.attachment_id,

@@ -120,8 +120,8 @@ class FeedEventRead(EventRead):
     ticket_id: int
 
     @classmethod
-    def of(cls, event: TicketEvent) -> FeedEventRead:
-        base = EventRead.of(event)
+    def of(cls, event: TicketEvent, *, staff: bool = True) -> FeedEventRead:
+        base = EventRead.of(event, staff=staff)
         return cls.model_validate({**base.model_dump(by_alias=True), "ticket_id": event.ticket_id})
 
 

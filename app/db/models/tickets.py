@@ -21,6 +21,9 @@ from app.db.models.accounts import Customer, str_enum
 from app.domain.inbound import Channel
 from app.domain.tickets import ContactChannel, Severity, TicketStatus, TicketType, Visibility
 
+MAX_CONTACT_NAME = 200
+MAX_CONTACT_EMAIL = 320
+
 
 class Category(Base):
     """An area (no parent) or a sub-area (its parent is an area) of one ticket type."""
@@ -88,9 +91,9 @@ class Ticket(Base):
     )
     solution: Mapped[str | None] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="RESTRICT"))
-    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_name: Mapped[str | None] = mapped_column(String(MAX_CONTACT_NAME))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
-    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_email: Mapped[str | None] = mapped_column(String(MAX_CONTACT_EMAIL))
     contact_channel: Mapped[ContactChannel] = mapped_column(
         str_enum(ContactChannel, "contact_channel")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
@@ -57,7 +58,7 @@ async def retry(
     if row.outcome is not InboundOutcome.HELD or row.raw is None:
         raise Conflict(f"Only a held mail can be retried; this one is {row.outcome.value}.")
     raw = row.raw
-    parsed = mailparse.parse(raw)
+    parsed = await anyio.to_thread.run_sync(mailparse.parse, raw)
     decision = await decide(session, settings, parsed, raw, uploads, vouched=True)
     settle(row, decision, raw)
     await session.flush()

@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+import anyio
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.models import Customer, CustomerMailDomain, InboundMail, Ticket, TicketCc, User
 from app.db.models.inbound import MAX_REASON
+from app.db.models.tickets import MAX_CONTACT_EMAIL, MAX_CONTACT_NAME
 from app.domain.access import Actor, Role
 from app.domain.attachments import safe_filename, sniff
 from app.domain.errors import DomainError
@@ -104,7 +106,8 @@ async def receive(
     ``uploads`` receives the mail's files (and the original as ``.eml``); the caller
     closes it after its transaction, which deletes the stored blobs if it failed.
     """
-    parsed = mailparse.parse(raw)
+    # Reading a mail of megabytes takes a while: off the event loop, so the API still answers.
+    parsed = await anyio.to_thread.run_sync(mailparse.parse, raw)
     key = message_key(parsed.facts, raw)
     seen = await _existing(session, key)
     if seen is not None:
@@ -298,6 +301,16 @@ async def _stage(uploads: Uploads, data: bytes) -> StagedBlob:
         raise
 
 
+def _contact(parsed: mailparse.ParsedMail) -> ticket_service.Contact:
+    """The sender as a ticket's contact, within the contact's columns: a display name is cut
+    to its length, an address longer than any deliverable one is no contact address."""
+    sender = parsed.facts.sender
+    return ticket_service.Contact(
+        name=parsed.from_name[:MAX_CONTACT_NAME] or None,
+        email=sender if len(sender) <= MAX_CONTACT_EMAIL else None,
+    )
+
+
 def _refused_answer(refused: list[dict[str, str]], number: str) -> dict[str, object]:
     files = [{"filename": f["filename"][:100], "code": f["code"]} for f in refused[:20]]
     return {"number": number, "files": files}
@@ -318,9 +331,7 @@ async def _answer_ticket(
         follow = ticket_service.FollowUp(
             subject=clean_subject(parsed.facts.subject) or ticket.subject,
             description=body,
-            contact=ticket_service.Contact(
-                name=parsed.from_name or None, email=parsed.facts.sender
-            ),
+            contact=_contact(parsed),
         )
         new, _ = await ticket_service.follow_up(session, actor, ticket.id, follow, uploads=uploads)
         await _add_cc(session, new, parsed)
@@ -444,7 +455,7 @@ async def _new_ticket(
         type=TicketType(settings.inbox_ticket_type),
         subject=clean_subject(facts.subject) or "(no subject)",
         description=parsed.text or parsed.full_text or "(empty message)",
-        contact=ticket_service.Contact(name=parsed.from_name or None, email=facts.sender),
+        contact=_contact(parsed),
     )
     ticket, _ = await ticket_service.open_ticket(session, actor, data, uploads=uploads)
     await _add_cc(session, ticket, parsed)

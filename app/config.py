@@ -171,10 +171,14 @@ class Settings(BaseSettings):
         description="Rank suggestions by meaning too, when the [semantic] extra is installed.",
     )
     embedding_threads: int = Field(
-        default_factory=lambda: min(2, os.cpu_count() or 1),
+        default=1,
         ge=1,
         le=64,
-        description="CPU threads of one embedding (the draft's, at query time).",
+        description=(
+            "CPU threads of one embedding (the draft's, at query time). One by default: beside"
+            " the database and the other requests, a second thread costs more CPU than it"
+            " saves time (README, 'Semantic suggestions')."
+        ),
     )
 
     import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)

@@ -176,6 +176,12 @@ class VectorSet:
         ids = [*self.ids, *added]
         merged = VectorSet(())
         merged.ids, merged._matrix = ids, matrix
+        # The positions of the items held stay where they were: the index is carried over
+        # (shared when nothing was added; neither set changes it), not built again.
+        if added:
+            merged._at = {**at, **{item_id: n + k for k, item_id in enumerate(added)}}
+        else:
+            merged._at = at
         return merged
 
     def _index(self) -> dict[int, int]:

@@ -4,7 +4,6 @@ mail domains and CC lists, and outgoing mail that can be answered."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy import text
 from app.config import Settings
 from app.db.session import make_sessionmaker
 from app.domain.inbound import InboundSource
-from app.infra import answers
+from app.infra import answers, mailparse
 from app.infra.blob_stores import make_storage
 from app.infra.mail import Accepted, Outcome, OutgoingMail, SmtpMailer
 from app.services import inbound as inbound_service
@@ -251,14 +250,20 @@ def test_a_mail_costly_to_read_is_taken_in_bounded_time(desk: Desk) -> None:
         f"{part * 5}--B--\r\n"
     ).encode()
     for raw in (subject, headers, named, many, html):
-        start = time.monotonic()
         got = gate.post("/inbound/mail", content=raw, headers=RFC822, timeout=120)
-        elapsed = time.monotonic() - start
         assert got.status_code == 201, got.text
         assert got.json()["outcome"] == "ticket"
-        assert elapsed < 15, elapsed
     ticket = desk.admin().get(f"/tickets/{got.json()['ticket_id']}").json()
     assert ticket["description"].startswith("La stampa non parte.")
+    # What bounds the cost (not timed here: speed is the benchmarks' business): the mail of
+    # 80,000 parts is read for its headers only, the huge HTML part only in its start, the
+    # header section only up to its bound.
+    parts_read = mailparse.parse(many)
+    assert parts_read.facts.subject == "Tante parti"
+    assert (parts_read.full_text, parts_read.files) == ("", [])
+    assert len(mailparse.parse(html).full_text) <= mailparse.MAX_BODY_CHARS
+    assert len(mailparse.parse(subject).facts.subject) <= mailparse.MAX_HEADER_CHARS
+    assert len(mailparse.parse(named).files) <= 5
 
 
 def test_control_characters_in_a_mail_are_not_kept(desk: Desk) -> None:

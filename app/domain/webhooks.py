@@ -211,16 +211,48 @@ def parse_url(url: str) -> Target:
     return Target(scheme=scheme, host=host.lower(), port=port, path=path)
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+"""The well-known NAT64 prefix: its last 32 bits are the IPv4 address a NAT64 gateway
+reaches (``64:ff9b::a00:1`` is 10.0.0.1 on a network that has one)."""
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+"""Local-use NAT64 prefixes (RFC 8215): where the IPv4 address sits depends on the network,
+so the whole range is a private network's."""
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+"""Deprecated IPv6 site-local addresses, a private network's wherever still routed."""
+_SPECIAL_IPV4 = ipaddress.ip_network("192.0.0.0/24")
+"""IETF protocol assignments (the DS-Lite and NAT64 dummies among them): no one's web server."""
+
+
+def _judged(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a connection to ``ip`` reaches, as far as it can be told: the IPv4 address
+    inside an IPv4-mapped, 6to4 or NAT64 one (Python judges those as global whatever IPv4
+    address they carry)."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
 def address_refusal(address: str, reach: Reach) -> str | None:
     """Why a hook may not call ``address``, or None if it may.
 
     Loopback only with ``allow_loopback``; private networks only with ``allow_private``;
     link-local (the cloud metadata service lives there), multicast, unspecified and reserved
-    addresses never. IPv4 mapped into IPv6 is judged as the IPv4 address it is.
+    addresses never. An IPv4 address carried in an IPv6 one (mapped, 6to4, NAT64) is judged
+    as the IPv4 address it is.
     """
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    ip = _judged(ipaddress.ip_address(address.split("%", 1)[0]))
+    if isinstance(ip, ipaddress.IPv6Address) and (ip in _LOCAL_NAT64 or ip in _SITE_LOCAL):
+        return None if reach.allow_private else "a private address"
+    if ip in _SPECIAL_IPV4:
+        return "a reserved address"
     if ip.is_loopback:
         return None if reach.allow_loopback else "a loopback address"
     if ip.is_link_local:

@@ -38,7 +38,17 @@ PRIVATE_ON = Reach(allow_private=True)
         ("0.0.0.0", "a reserved address"),  # noqa: S104
         ("::", "a reserved address"),
         ("240.0.0.1", "a reserved address"),
+        # IPv4 carried in IPv6 (Python calls these global whatever they carry).
+        ("2002:a00:1::1", "a private address"),  # 6to4 of 10.0.0.1
+        ("2002:a9fe:a9fe::1", "a link-local address"),  # 6to4 of the metadata service
+        ("64:ff9b::a9fe:a9fe", "a link-local address"),  # NAT64 of the metadata service
+        ("64:ff9b::7f00:1", "a loopback address"),
+        ("64:ff9b:1::a00:1", "a private address"),  # local-use NAT64
+        ("fec0::1", "a private address"),  # site-local
+        ("192.0.0.8", "a reserved address"),
         ("8.8.8.8", None),
+        ("64:ff9b::808:808", None),  # NAT64 of 8.8.8.8
+        ("2002:808:808::1", None),  # 6to4 of 8.8.8.8
         ("2001:4860:4860::8888", None),
     ],
 )

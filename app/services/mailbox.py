@@ -22,6 +22,21 @@ from app.services.attachments import Uploads
 
 logger = logging.getLogger("sportello.imap")
 
+_failing: dict[tuple[str, int], int] = {}
+"""The messages this process could not import, by inbox and UID, with how many times: a
+round takes the others first, so that a batch's worth of messages that keep failing (a
+storage refusing their files, say) cannot keep new mail waiting behind them. Only messages
+still unseen are remembered."""
+
+
+def _batch(inbox: str, unseen: list[int], size: int) -> list[int]:
+    """The UIDs to take this round: never-failed first, oldest first; then the failed ones,
+    least-failed first."""
+    current = set(unseen)
+    for key in [k for k in _failing if k[0] == inbox and k[1] not in current]:
+        del _failing[key]
+    return sorted(unseen, key=lambda uid: (_failing.get((inbox, uid), 0), uid))[:size]
+
 
 async def poll(
     sessions: async_sessionmaker[AsyncSession],
@@ -43,7 +58,8 @@ async def poll(
         async with Mailbox(
             target, settings.inbox_imap_oauth2_token, ca_file=settings.inbox_imap_ca_file
         ) as box:
-            for uid in (await box.unseen())[: settings.inbox_batch_size]:
+            inbox = settings.inbox_imap_url
+            for uid in _batch(inbox, await box.unseen(), settings.inbox_batch_size):
                 raw = await box.fetch(uid)
                 if raw is None:
                     continue
@@ -63,12 +79,14 @@ async def poll(
                     # One message that cannot be imported must not block the inbox: it stays
                     # unseen, is tried again next round, and the others go on.
                     logger.exception("IMAP message %s could not be imported; left unseen", uid)
+                    _failing[inbox, uid] = _failing.get((inbox, uid), 0) + 1
                     continue
                 finally:
                     await uploads.close(failed=failed)
                 if after_import is not None:
                     after_import(uid)
                 await box.mark_seen(uid)
+                _failing.pop((inbox, uid), None)
                 taken += 1
         return taken
     finally:

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +120,60 @@ def test_the_inbox_over_tls_and_starttls(desk: Desk, db: Database) -> None:
         assert unseen(HOST, server.port, imapd.USER, imapd.PASSWORD) == 1
     finally:
         server.stop()
+
+
+def mail_with_a_file(n: int) -> bytes:
+    log = "riga di log della stampante\r\n" * 8_000  # 232 KB: more than the store has room for
+    return (
+        "From: Mario Rossi <mario.rossi@rossi.example>\r\n"
+        "To: support@sportello.test\r\n"
+        f"Subject: Con allegato {n}\r\n"
+        f"Message-ID: <file-{n}@rossi.example>\r\n"
+        "Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+        "--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nVedi allegato.\r\n"
+        "--B\r\nContent-Type: text/plain; name=stampa.log\r\n"
+        f'Content-Disposition: attachment; filename="stampa.log"\r\n\r\n{log}\r\n'
+        "--B--\r\n"
+    ).encode()
+
+
+@pytest.fixture
+def small_store(tmp_path: Path) -> Iterator[Path]:
+    """A store of 128 KiB (a tmpfs of the test's own: root only): a big mail does not fit."""
+    root = tmp_path / "store"
+    root.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a small store needs a tmpfs, which needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(root)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("running as root without the right to mount a tmpfs")
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)
+
+
+def test_messages_that_keep_failing_do_not_keep_new_mail_waiting(
+    desk: Desk, db: Database, inbox: imapd.Dovecot, small_store: Path
+) -> None:
+    """A batch's worth of messages that cannot be taken now (their original does not fit in
+    the store) stays unseen and is tried again, but after the mail that came since: the small
+    mail behind them is taken on the next round, not when the store has room again."""
+    _world(desk)
+    append(
+        HOST,
+        inbox.port,
+        imapd.USER,
+        imapd.PASSWORD,
+        [mail_with_a_file(n) for n in range(3)] + [new_mail(99)],
+    )
+    settings = imap_settings(db, inbox).model_copy(
+        update={"inbox_batch_size": 2, "storage_dir": small_store}
+    )
+    assert poll(db, settings) == 0  # the first two do not fit
+    assert poll(db, settings) == 1  # nor the third; the small mail behind it is taken
+    assert db.scalar("SELECT subject FROM ticket") == "Problema numero 99"
+    assert db.scalar("SELECT count(*) FROM inbound_mail") == 1  # none of the big ones refused
+    assert unseen(HOST, inbox.port, imapd.USER, imapd.PASSWORD) == 3

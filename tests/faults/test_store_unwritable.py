@@ -126,3 +126,50 @@ def test_a_full_or_read_only_store_is_507_and_keeps_nothing(
             assert c.get(f"/attachments/{first['id']}/content").status_code == 200
     finally:
         server.stop()
+
+
+def _make_writable(root: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-o", "remount,rw", str(root)], check=True)
+    else:
+        for folder in [root, *root.rglob("*")]:
+            if folder.is_dir():
+                folder.chmod(0o755)
+
+
+def test_a_mail_that_comes_while_the_store_is_read_only_comes_again_later(
+    desk: Desk, db: Database, settings: Settings, store: Path
+) -> None:
+    """The original of every mail is kept as a file: while the store cannot take it, the mail
+    is not refused (refused, its content was lost and its Message-ID taken as seen, so that
+    the MTA's next try was a duplicate) but not taken: 507, which the mail gate turns into
+    "try again later", nothing recorded; once the store is back, the same mail opens its
+    ticket."""
+    server = LiveServer(settings.model_copy(update={"storage_dir": store}))
+    base = server.start()
+    customer = desk.customer()
+    desk.customer_user(customer, email="mario.rossi@rossi.example")
+    gate = {
+        "Authorization": desk.api_key("mail:ingest").headers["Authorization"],
+        "Content-Type": "message/rfc822",
+    }
+    mail = (
+        b"From: Mario Rossi <mario.rossi@rossi.example>\r\nTo: support@sportello.test\r\n"
+        b"Subject: La stampa non parte\r\nMessage-ID: <store-down@rossi.example>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nDal menu Vendite non stampa.\r\n"
+    )
+    try:
+        with httpx.Client(base_url=f"{base}/api/v1", timeout=30, verify=SSL_CONTEXT) as c:
+            (store / "blobs").mkdir(exist_ok=True)
+            _make_read_only(store)
+            r = c.post("/inbound/mail", content=mail, headers=gate)
+            assert r.status_code == 507, r.text
+            assert db.scalar("SELECT count(*) FROM inbound_mail") == 0
+            assert db.scalar("SELECT count(*) FROM ticket") == 0
+            _make_writable(store)
+            r = c.post("/inbound/mail", content=mail, headers=gate)
+            assert r.status_code == 201, r.text
+            assert r.json()["outcome"] == "ticket"
+            assert db.scalar("SELECT subject FROM ticket") == "La stampa non parte"
+    finally:
+        server.stop()

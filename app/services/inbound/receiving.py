@@ -34,7 +34,7 @@ from app.db.models.inbound import MAX_REASON
 from app.db.models.tickets import MAX_CONTACT_EMAIL, MAX_CONTACT_NAME
 from app.domain.access import Actor, Role
 from app.domain.attachments import safe_filename, sniff
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, InsufficientStorage
 from app.domain.inbound import (
     MAX_CC,
     InboundOutcome,
@@ -177,10 +177,17 @@ async def decide(
     *,
     vouched: bool = False,
 ) -> _Decision:
-    """Act in a savepoint; a rule of the ticket use cases saying no refuses the mail."""
+    """Act in a savepoint; a rule of the ticket use cases saying no refuses the mail.
+
+    A store that cannot take the mail's files now (full, read-only) is no rule: the mail is
+    not refused (its content would be lost, its Message-ID then taken as seen) but not
+    taken at all, so that it comes again: left unseen in the inbox, 507 to the mail gate
+    (which tells its MTA to try later)."""
     try:
         async with session.begin_nested():
             return await _act(session, settings, parsed, raw, uploads, vouched=vouched)
+    except InsufficientStorage:
+        raise
     except DomainError as exc:
         return _Decision(InboundOutcome.REFUSED, f"{type(exc).__name__}: {exc}")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -82,6 +82,18 @@ async def flush_unique(session: AsyncSession, conflict: str) -> None:
         await session.flush()
     except IntegrityError:
         raise Conflict(conflict) from None
+
+
+_TURNS = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+async def take_turns(session: AsyncSession, key: str) -> None:
+    """Transactions that call this with the same ``key`` run the rest of their work one at a
+    time, until commit: a transaction-scoped advisory lock on PostgreSQL, for a check that no
+    index can make (the name of a sibling, the last admin, an idempotency key's first use).
+    SQLite's writers queue anyway (``BEGIN IMMEDIATE``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_TURNS, {"key": key})
 
 
 def make_sessionmaker(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.fulltext import dialect_of
 from app.db.models import Category
+from app.db.session import take_turns
 from app.domain.access import Actor, require_admin
 from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.tickets import TicketType
@@ -35,16 +35,12 @@ async def tree(session: AsyncSession) -> list[Node]:
     return roots
 
 
-_NAMES_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('sportello.categories', 0))")
-
-
 async def _names_taking_turns(session: AsyncSession) -> None:
-    """Creations and renames take turns until commit (PostgreSQL), so the siblings' check of
+    """Creations and renames take turns until commit, so the siblings' check of
     :func:`_ensure_unique` sees the name another just gave: two requests at once (a form
     sent twice) otherwise both found it free and made two categories of one name. Admins
-    edit the tree rarely; SQLite's writers queue anyway."""
-    if dialect_of(session) == "postgresql":
-        await session.execute(_NAMES_LOCK)
+    edit the tree rarely."""
+    await take_turns(session, "sportello.categories")
 
 
 async def _ensure_unique(

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db.fulltext import dialect_of
 from app.db.models import AuthToken, Customer, User
 from app.db.pagination import page_by_id
-from app.db.session import flush_unique
+from app.db.session import flush_unique, take_turns
 from app.domain.access import (
     Actor,
     Locale,
@@ -167,16 +166,12 @@ async def update(
     return user
 
 
-_ADMINS_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('sportello.admins', 0))")
-
-
 async def _keep_an_admin(session: AsyncSession, leaving_id: int) -> None:
     """The desk keeps an active administrator: two admins demoting (or deactivating) each
     other at once both passed the rule on oneself and left none (no one to manage users,
-    categories or keys). Demotions take turns until commit (PostgreSQL; SQLite's writers
-    queue anyway), and the one that would leave no other active admin is a 409."""
-    if dialect_of(session) == "postgresql":
-        await session.execute(_ADMINS_LOCK)
+    categories or keys). Demotions take turns until commit, and the one that would leave no
+    other active admin is a 409."""
+    await take_turns(session, "sportello.admins")
     others = await session.scalar(
         select(User.id)
         .where(User.role == Role.ADMIN, User.is_active.is_(True), User.id != leaving_id)

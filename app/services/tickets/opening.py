@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from app.db.models import (
     TicketCounter,
     User,
 )
+from app.db.session import take_turns
 from app.domain.access import Actor, Scope, require_scope
 from app.domain.errors import (
     Conflict,
@@ -106,9 +107,6 @@ async def _next_number(session: AsyncSession, now: datetime) -> str:
 
 def _number(now: datetime, value: int) -> str:
     return f"T-{now.year}-{value:06d}"
-
-
-_KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 @lru_cache(maxsize=4)
@@ -241,14 +239,12 @@ async def open_ticket(
     """
     require_scope(actor, Scope.TICKETS_WRITE)
     if idempotency_key is not None:
-        if fulltext.dialect_of(session) == "postgresql":
-            # Requests racing with one key take turns from here (until commit), so the ones
-            # that lose find the first ticket below, and take no number: a number comes from
-            # a sequence, which a rollback would not give back. (SQLite's writers queue anyway.)
-            await session.execute(
-                _KEY_LOCK,
-                {"key": f"sportello.idempotency:{idempotency.owner(actor)}:{idempotency_key}"},
-            )
+        # Requests racing with one key take turns from here (until commit), so the ones that
+        # lose find the first ticket below, and take no number: a number comes from a
+        # sequence, which a rollback would not give back.
+        await take_turns(
+            session, f"sportello.idempotency:{idempotency.owner(actor)}:{idempotency_key}"
+        )
         first = await _replay(session, actor, idempotency_key, body_hash)
         if first is not None:
             return first, False

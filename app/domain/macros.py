@@ -1,8 +1,11 @@
-"""What a canned reply's placeholders may name, and which body a ticket's language picks."""
+"""What a canned reply's placeholders may name, which body a ticket's language picks, and
+what a macro may do."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from app.domain.tickets import TicketStatus, Visibility
 
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "customer": frozenset({"name", "code"}),
@@ -47,3 +50,12 @@ def body_for(bodies: Mapping[str, str], locale: str) -> str | None:
         if bodies.get(candidate):
             return bodies[candidate]
     return next(iter(bodies.values()), None)
+
+
+def resolution_refusal(set_status: TicketStatus | None, visibility: Visibility) -> str | None:
+    """Why a macro may not make its move, or None. A macro that resolves gives its body as the
+    solution, which is the customer's to read (ticket, timeline, mail, status page): an
+    internal note is never one."""
+    if set_status is TicketStatus.RESOLVED and visibility is not Visibility.PUBLIC:
+        return "An internal macro cannot resolve a ticket: the solution would be its note."
+    return None

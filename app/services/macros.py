@@ -22,7 +22,13 @@ from app.db.models import Customer, Macro, Reply, Team, Ticket, User
 from app.domain.access import Actor, Role, Scope, require_staff
 from app.domain.errors import Forbidden, InvalidInput, NotFound
 from app.domain.events import TeamAssigned, TicketAssigned, macro_note
-from app.domain.macros import FILTERS, MAX_RENDERED, PLACEHOLDERS, body_for
+from app.domain.macros import (
+    FILTERS,
+    MAX_RENDERED,
+    PLACEHOLDERS,
+    body_for,
+    resolution_refusal,
+)
 from app.domain.tickets import TicketStatus, Visibility
 from app.services import replies as reply_service
 from app.services import tags as tag_service
@@ -267,21 +273,18 @@ async def apply(
                 ),
             )
     if macro.set_status is not None and TicketStatus(macro.set_status) is not ticket.status:
-        resolving = TicketStatus(macro.set_status) is TicketStatus.RESOLVED
-        if resolving and Visibility(macro.visibility) is not Visibility.PUBLIC:
-            # The solution is the customer's to read (ticket, timeline, mail, status page):
-            # an internal note is never one. Raised here, the note and actions roll back too.
-            raise InvalidInput(
-                "An internal macro cannot resolve a ticket: the solution would be its note.",
-                ["path", "macro_id"],
-            )
+        to = TicketStatus(macro.set_status)
+        refusal = resolution_refusal(to, Visibility(macro.visibility))
+        if refusal is not None:
+            # Raised here, the note and the actions before it roll back too.
+            raise InvalidInput(refusal, ["path", "macro_id"])
         # The note names the macro for staff; customers are not shown it (events.customer_note).
         ticket = await ticket_service.change_status(
             session,
             actor,
             ticket.id,
-            to=TicketStatus(macro.set_status),
-            solution=text if resolving else None,
+            to=to,
+            solution=text if to is TicketStatus.RESOLVED else None,
             note=macro_note(macro.title),
         )
     return reply, ticket

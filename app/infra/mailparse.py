@@ -237,28 +237,33 @@ def _boundary_lines(raw: bytes) -> int:
     return raw.count(b"\n--") + raw.startswith(b"--")
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """Read a message; never raises on a malformed one (whatever can be read is kept)."""
+def _read(raw: bytes) -> tuple[EmailMessage, Sequence[Message]]:
+    """The message and its parts, or, for one too costly to read whole, the message with its
+    headers only and no part: parts nested deeper than Python's recursion limit (the parser
+    and ``walk()`` recurse), too many of them, or headers too long (the original is kept as a
+    file anyway)."""
     head = raw
     if _header_end(raw) > MAX_HEADER_BYTES:
         head = raw[: raw.rfind(b"\n", 0, MAX_HEADER_BYTES) + 1]
-    try:
-        if head is not raw or _boundary_lines(raw) > MAX_BOUNDARY_LINES:
-            raise RecursionError("too costly to read")
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        walked = list(msg.walk())
-        if sum(len(k) + len(str(v)) for part in walked for k, v in part.raw_items()) > (
-            MAX_HEADER_BYTES
-        ):
-            raise RecursionError("the parts' headers are too long to read")
-    except RecursionError:
-        # Parts nested deeper than Python's recursion limit (the parser and walk() recurse),
-        # too many of them, or headers too long: the headers are read, the body is not (the
-        # original is kept as a file anyway).
-        msg = BytesParser(policy=email.policy.default).parsebytes(head, headersonly=True)
-        msg.set_payload("")
-        walked = [msg]
-    assert isinstance(msg, EmailMessage)
+    if head is raw and _boundary_lines(raw) <= MAX_BOUNDARY_LINES:
+        try:
+            whole = email.message_from_bytes(raw, policy=email.policy.default)
+            walked = list(whole.walk())
+        except RecursionError:
+            pass
+        else:
+            headers = sum(len(k) + len(str(v)) for part in walked for k, v in part.raw_items())
+            if headers <= MAX_HEADER_BYTES:
+                assert isinstance(whole, EmailMessage)
+                return whole, walked
+    msg = BytesParser(policy=email.policy.default).parsebytes(head, headersonly=True)
+    msg.set_payload("")
+    return msg, [msg]
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Read a message; never raises on a malformed one (whatever can be read is kept)."""
+    msg, walked = _read(raw)
 
     def header(name: str) -> str:
         raw_value = next((v for k, v in msg.raw_items() if k.lower() == name), None)

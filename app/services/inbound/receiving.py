@@ -310,7 +310,7 @@ async def _stage(uploads: Uploads, data: bytes) -> StagedBlob:
 
 def _contact(parsed: mailparse.ParsedMail) -> ticket_service.Contact:
     """The sender as a ticket's contact, within the contact's columns: a display name is cut
-    to its length, an address longer than any deliverable one is no contact address."""
+    to its length, an address longer than the column is no contact address."""
     sender = parsed.facts.sender
     return ticket_service.Contact(
         name=parsed.from_name[:MAX_CONTACT_NAME] or None,

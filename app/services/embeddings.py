@@ -147,11 +147,11 @@ class _Loaded:
         make the set be read whole again: a ticket deleted or no longer solved leaves its
         vector behind until then (harmless: what the caller may not see is filtered out
         when the items are loaded)."""
-        return (
-            version > self.version
-            and self.merged < MAX_MERGES
-            and time.monotonic() - self.read_at < REREAD_SECONDS
-        )
+        return version > self.version and self.merged < MAX_MERGES and self.fresh()
+
+    def fresh(self) -> bool:
+        """Read whole less than ``REREAD_SECONDS`` ago."""
+        return time.monotonic() - self.read_at < REREAD_SECONDS
 
 
 @dataclass
@@ -226,8 +226,7 @@ async def _brought_up(
     whole."""
     if found is None:
         return _Loaded(version, VectorSet(await read(0)), time.monotonic())
-    fresh = time.monotonic() - found.read_at < REREAD_SECONDS
-    if found.version == version and fresh:
+    if found.version == version and found.fresh():
         return found
     if found.refreshable(version):
         # A little before the held version too: a row of a transaction that took its id
